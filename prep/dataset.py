@@ -1,0 +1,272 @@
+"""Blocks → the training set: five tasks, quality gates, a page-level split, balance, token counts.
+
+    python -m prep dataset work/blocks.jsonl --out data/
+    python -m prep build ../shared/samples/e30-m3 --out data/     # blocks + dataset in one go
+
+Writes hf_train.jsonl, hf_val.jsonl (chat format with `meta`), spec_index.jsonl, README.md (the
+dataset card), qa_report.md and qa_report.json. Two runs over the same blocks write identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import TASKS, DataConfig
+from prep import gates, tasks
+
+PREFIX = {t: f"[{t.upper()}]" for t in TASKS}
+
+
+@dataclass
+class DatasetResult:
+    train: int
+    val: int
+    per_task: dict
+    rejected: dict
+    out_dir: Path
+
+
+def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_name: str | None = None,
+                  max_seq: int = 512) -> DatasetResult:
+    blocks = [json.loads(line) for line in blocks_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not blocks:
+        raise ValueError(f"{blocks_path}: no blocks")
+
+    # ---------------------------------------------------------------- split by page / operation
+    # Pass 1 learns the groups (pages, operations, symptoms) and their facts; pass 2 phrases each
+    # fact for the side its group landed on: train gets several phrasings, val one of its own.
+    first, _ = candidates(blocks, lambda group: "train", data)
+    val_groups = choose_val_groups(first, data.val_fraction, data.seed)
+    split_of = lambda group: "val" if group in val_groups else "train"  # noqa: E731
+    examples, spec_index = candidates(blocks, split_of, data)
+
+    # ---------------------------------------------------------------- gates
+    rejected: dict[str, list] = defaultdict(list)
+    accepted, seen = [], set()
+    for ex in examples:
+        reason = gates.check(ex)
+        if reason is None:
+            key = gates.near_duplicate_key(ex)
+            if key in seen:
+                reason = "near-duplicate"
+            seen.add(key)
+        if reason:
+            rejected[reason].append(ex)
+        else:
+            ex.checks = ["page-language", "length", "ocr-garbage", "answer-in-source", "dedupe"] + \
+                        (["spec-number-unit", "spec-names-part"] if ex.task == "spec" else [])
+            accepted.append(ex)
+
+    # ---------------------------------------------------------------- tokens and rows
+    count_tokens = token_counter(tokenizer_name)
+    train, val = [], []
+    for ex in accepted:
+        row = chat_row(ex, split_of(ex.group))
+        row["meta"]["token_count"] = count_tokens(row["messages"])
+        if row["meta"]["token_count"] > max_seq:
+            rejected["longer than max_seq"].append(ex)
+            continue
+        (val if split_of(ex.group) == "val" else train).append(row)
+
+    before = Counter(r["meta"]["task"] for r in train)
+    train = balance(train, data.oversample_cap, data.seed)
+    after = Counter(r["meta"]["task"] for r in train)
+
+    # ---------------------------------------------------------------- write
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out_dir / "hf_train.jsonl", train)
+    write_jsonl(out_dir / "hf_val.jsonl", val)
+    write_jsonl(out_dir / "spec_index.jsonl", spec_index)
+    report = quality_report(blocks, train, val, rejected, before, after, accepted)
+    atomic_write(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(out_dir / "qa_report.md", report_markdown(report))
+    atomic_write(out_dir / "README.md", dataset_card(report, data))
+    return DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()}, out_dir)
+
+
+def candidates(blocks: list[dict], split_of, data: DataConfig):
+    """All five tasks' candidate examples in a fixed order, with one seeded generator."""
+    rng = random.Random(data.seed)
+    n = data.phrasings_per_fact
+    spec, index = tasks.spec_examples(blocks, split_of, n, rng)
+    examples = (spec + tasks.procedure_examples(blocks, split_of, n, rng)
+                + tasks.explanation_examples(blocks, split_of, n, rng)
+                + tasks.wiring_examples(blocks, split_of, n, rng)
+                + tasks.troubleshooting_examples(blocks, split_of, n, rng))
+    return examples, index
+
+
+def choose_val_groups(examples, fraction: float, seed: int) -> set[str]:
+    """Whole groups go to val, in a seeded hash order, until it holds `fraction` of the facts.
+    A task is never moved entirely into val: its last train group stays in train."""
+    facts_in: dict[str, set] = defaultdict(set)
+    task_groups: dict[str, set] = defaultdict(set)
+    group_tasks: dict[str, set] = defaultdict(set)
+    for ex in examples:
+        facts_in[ex.group].add(ex.fact_id)
+        task_groups[ex.task].add(ex.group)
+        group_tasks[ex.group].add(ex.task)
+    total = sum(len(f) for f in facts_in.values())
+    order = sorted(facts_in, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+    val: set[str] = set()
+    taken = 0
+    for group in order:
+        if taken >= fraction * total:
+            break
+        if any(len(task_groups[t] - val - {group}) == 0 for t in group_tasks[group]):
+            continue
+        val.add(group)
+        taken += len(facts_in[group])
+    return val
+
+
+def chat_row(ex: tasks.Example, split: str) -> dict:
+    first = ex.blocks[0]["source"]
+    return {
+        "messages": [{"role": "user", "content": f"{PREFIX[ex.task]} {ex.question}"},
+                     {"role": "assistant", "content": ex.answer}],
+        "meta": {
+            "task": ex.task, "split": split, "source_path": first["path"], "page": first.get("page"),
+            "page_label": first.get("page_label"), "section_id": first.get("section_id"),
+            "section_name": first.get("section_name"), "blocks": [b["id"] for b in ex.blocks],
+            "fact_id": ex.fact_id, "phrasing": ex.phrasing, "checks": ex.checks,
+        },
+    }
+
+
+def balance(rows: list[dict], cap: float, seed: int) -> list[dict]:
+    """Capped oversampling in train only: a rare task is repeated towards the largest one, at most
+    `cap` times (never the original's blind 7×/10× duplication)."""
+    counts = Counter(r["meta"]["task"] for r in rows)
+    if not counts:
+        return rows
+    target = max(counts.values())
+    rng = random.Random(seed)
+    out = []
+    for row in rows:
+        factor = min(cap, target / counts[row["meta"]["task"]])
+        copies = int(factor) + (rng.random() < factor - int(factor))
+        out.extend([row] * max(copies, 1))
+    return out
+
+
+def token_counter(tokenizer_name: str | None):
+    """Token counts with the configured model's tokenizer, chat template included."""
+    if tokenizer_name is None:
+        return lambda messages: sum(len(m["content"]) for m in messages) // 4
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    return lambda messages: len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+
+# -------------------------------------------------------------------- report and card
+def quality_report(blocks, train, val, rejected, before, after, accepted) -> dict:
+    rng = random.Random(0)
+    per_task = {t: {"train": sum(r["meta"]["task"] == t for r in train),
+                    "train_unique": len({r["meta"]["fact_id"] + str(r["meta"]["phrasing"]) for r in train
+                                         if r["meta"]["task"] == t}),
+                    "val": sum(r["meta"]["task"] == t for r in val)} for t in TASKS}
+    ratio = lambda c: round(max(c.values()) / max(min(c.values()), 1), 2) if c else None  # noqa: E731
+    samples = {}
+    for t in TASKS:
+        rows = [r for r in train + val if r["meta"]["task"] == t]
+        unique = list({json.dumps(r["messages"]): r for r in rows}.values())
+        samples[t] = [{"q": r["messages"][0]["content"], "a": r["messages"][1]["content"],
+                       "source": f"{r['meta']['source_path']} p.{r['meta']['page_label'] or r['meta']['page']}"}
+                      for r in rng.sample(unique, min(5, len(unique)))]
+    doubtful = [ex for ex in accepted if gates.garbage_share(ex.answer) > 0.1]
+    return {
+        "blocks": len(blocks),
+        "pages": len({b["source"]["path"] + str(b["source"].get("page")) for b in blocks}),
+        "pages_skipped": sorted({b["source"]["path"] for b in blocks if b.get("page_kind") in ("foreign", "index")}),
+        "candidates": len(accepted) + sum(len(v) for v in rejected.values()),
+        "accepted": len(accepted),
+        "per_task": per_task,
+        "task_ratio_before_balance": ratio({k: v for k, v in before.items() if v}),
+        "task_ratio_after_balance": ratio({k: v for k, v in after.items() if v}),
+        "rejected": {reason: {"count": len(exs), "examples": [
+            {"task": e.task, "q": e.question, "a": e.answer[:200], "source": e.blocks[0]["source"]["path"]}
+            for e in exs[:3]]} for reason, exs in sorted(rejected.items())},
+        "doubtful_estimate": {"count": len(doubtful), "rule": "accepted answers with 10-20 % unknown words"},
+        "samples": samples,
+    }
+
+
+def report_markdown(r: dict) -> str:
+    lines = ["# Dataset quality report", "",
+             f"{r['pages']} pages, {r['blocks']} blocks → {r['candidates']} candidate examples, "
+             f"{r['accepted']} accepted.", "", "| task | train (with balance) | train unique | val |", "|---|---|---|---|"]
+    lines += [f"| {t} | {c['train']} | {c['train_unique']} | {c['val']} |" for t, c in r["per_task"].items()]
+    lines += ["", f"Max/min task ratio in train: {r['task_ratio_before_balance']} before balancing, "
+              f"{r['task_ratio_after_balance']} after.", "",
+              f"Doubtful (estimate): {r['doubtful_estimate']['count']} ({r['doubtful_estimate']['rule']}).", "",
+              "## Rejections", ""]
+    for reason, info in r["rejected"].items():
+        lines.append(f"### {reason}: {info['count']}")
+        lines += [f"- [{e['task']}] {e['q']!r} → {e['a']!r} ({e['source']})" for e in info["examples"]]
+        lines.append("")
+    lines += ["## Accepted examples", ""]
+    for task, rows in r["samples"].items():
+        lines.append(f"### {task}")
+        lines += [f"- {s['q']!r} → {s['a']!r} ({s['source']})" for s in rows]
+        lines.append("")
+    if r["pages_skipped"]:
+        lines += ["## Pages that yield no examples (another language, index)", ""]
+        lines += [f"- {p}" for p in r["pages_skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+def dataset_card(r: dict, data: DataConfig) -> str:
+    rows = "\n".join(f"| {t} | {c['train']} | {c['val']} |" for t, c in r["per_task"].items())
+    return f"""---
+license: other
+task_categories: [question-answering, text-generation]
+language: [en]
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: hf_train.jsonl
+  - split: validation
+    path: hf_val.jsonl
+---
+# Service-manual Q&A
+
+Chat-format question/answer pairs built from scanned service-manual pages by `python -m prep`.
+Every example names its source page and block in `meta`, and passed the quality gates listed in
+`meta.checks` (see qa_report.md for what was rejected and why).
+
+| task | train | validation |
+|---|---|---|
+{rows}
+
+## How the split was made
+Whole pages (or repair operations, or troubleshooting symptoms) go to one side: seed {data.seed},
+{data.val_fraction:.0%} of the facts in validation. No page and no fact's paraphrases appear in both.
+Train holds {data.phrasings_per_fact} phrasings per fact; validation one phrasing from a separate set.
+Rare tasks are oversampled inside train only, at most {data.oversample_cap}×.
+
+## Sources
+{r['pages']} pages, {r['blocks']} blocks. Pages in another language and index pages yield no examples.
+
+## License
+The text comes from a service manual that belongs to its publisher. This dataset is for the owner's
+own use in their workshop; do not redistribute it.
+"""
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows))
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

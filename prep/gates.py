@@ -1,0 +1,111 @@
+"""Quality gates: each candidate example passes every check or is rejected with a named reason.
+
+The original pipeline reported "0 validation errors" while half its rows were junk; these checks
+are what a mechanic would check by hand: is the answer on the page, does a spec have a number and
+a unit, does the question name a part, is the text words or OCR noise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+from prep.tasks import UNIT, VALUE_UNIT, Example
+
+# Words that name no part: a SPEC question made only of these is "the torque for section 12".
+GENERIC = {"tightening", "torque", "angle", "engine", "section", "value", "spec", "specification", "the", "for",
+           "of", "on", "a", "an", "and", "stage", "stages", "all", "measure", "unit", "type", "screw", "group"}
+# Tokens of the trade that no dictionary lists: units, wire colours, connector/splice ids, codes.
+TRADE = re.compile(rf"^(?:{UNIT}|[A-Z]{{1,3}}\d{{1,4}}[A-Z]?|[A-Z]{{2}}(?:/[A-Z]{{2}})?|\d.*|torx|nm|ohm)$", re.I)
+MIN_CHARS = {"spec": 2, "procedure": 60, "explanation": 40, "wiring": 10, "troubleshooting": 40}
+MAX_CHARS = {"spec": 200, "procedure": 2500, "explanation": 1200, "wiring": 600, "troubleshooting": 2500}
+
+
+def normalise(text: str) -> str:
+    """For comparisons only: case, unicode forms, hyphenation at line ends, spacing, unit spellings."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"-\s*\n\s*", "", text)            # "tan-\ndem" → "tandem"
+    text = text.replace("n·m", "nm").replace("n m", "nm").replace("º", "°").replace("˚", "°")
+    text = re.sub(r"\s*°\s*", "° ", text)
+    text = re.sub(r"(\d)\s+(?=nm\b|mm\b|bar\b|°)", r"\1 ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@lru_cache(maxsize=1)
+def dictionary() -> frozenset[str]:
+    """English words from Debian's `wamerican`/`wbritish` (the Makefile installs them); empty if missing, and
+    then the garbage check falls back to its letter-shape rules alone."""
+    words: set[str] = set()
+    for name in ("american-english", "british-english", "words"):  # manuals spell "litres" and "liters"
+        path = Path("/usr/share/dict") / name
+        if path.is_file():
+            words.update(w.strip().lower() for w in path.read_text(errors="ignore").splitlines() if w.strip())
+    return frozenset(words)
+
+
+def is_garbage(text: str) -> bool:
+    """More than a fifth of the tokens unknown, and at least two of them: one rare trade word
+    ("hypoid") in a short answer is not noise."""
+    share, bad = garbage_share(text, with_count=True)
+    return share > 0.2 and bad >= 2
+
+
+def garbage_share(text: str, with_count: bool = False):
+    """Share of tokens that are neither dictionary words, trade tokens nor numbers."""
+    words = dictionary()
+    tokens = re.findall(r"[A-Za-z][A-Za-z'/-]*|\d[\d.,]*", text)
+    if not tokens:
+        return (1.0, 1) if with_count else 1.0
+    bad = 0
+    for token in tokens:
+        plain = token.strip("'-/").lower()
+        if TRADE.match(token) or not plain:
+            continue
+        if re.search(r"(.)\1\1", plain) or (len(plain) > 3 and not re.search(r"[aeiouy]", plain)):
+            bad += 1                         # "sssess", "cccst": scanner noise
+        elif words and plain not in words and plain.rstrip("s") not in words and len(plain) > 2:
+            bad += 1
+    return (bad / len(tokens), bad) if with_count else bad / len(tokens)
+
+
+def check(example: Example) -> str | None:
+    """The first failed gate's reason, or None when the example passes them all."""
+    for block in example.blocks:
+        if block.get("page_kind") in ("foreign", "index") or block.get("lang", "en") != "en":
+            return "page is another language or an index"
+    answer, question = example.answer, example.question
+    if not (MIN_CHARS[example.task] <= len(answer) <= MAX_CHARS[example.task]):
+        return "answer length out of bounds"
+    if is_garbage(question) or is_garbage(answer):
+        return "OCR garbage"
+    source = normalise(" ".join(block["text"] for block in example.blocks))
+    if example.task == "spec":
+        if not VALUE_UNIT.search(answer):
+            return "spec answer has no number with a unit"
+        spec = example.spec or {}
+        named = f"{spec.get('component') or ''} {spec['facts'][0]['measure']}".lower()
+        part_words = [w for w in re.findall(r"[a-z]{3,}", named) if w not in GENERIC]
+        if not part_words:
+            return "spec question names no specific part"
+        for fact in example.spec["facts"]:
+            if normalise(fact["value"]) not in source or (fact["unit"] and normalise(fact["unit"]) not in source):
+                return "answer not found in its source block"
+    else:
+        for line in answer.splitlines()[1 if example.task == "procedure" else 0:]:
+            body = re.sub(r"^\d+\.\s*|^(?:Note|Important|Caution|Warning|Requirement):\s*", "", line).strip()
+            if example.task == "wiring":
+                if not all(normalise(code) in source for code in re.findall(r"\b[CS]\d{3,4}\b|\d?\.\d+ [A-Z/]+", body)):
+                    return "answer not found in its source block"
+                continue
+            if body.endswith(":") or not body:
+                continue
+            if normalise(body) not in source:
+                return "answer not found in its source block"
+    return None
+
+
+def near_duplicate_key(example: Example) -> str:
+    """Same task, same normalised question and answer: one of them is enough."""
+    return f"{example.task}|{normalise(example.question)}|{normalise(example.answer)}"

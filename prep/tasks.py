@@ -1,0 +1,421 @@
+"""Blocks → candidate examples of the five tasks, each one carrying the blocks it came from.
+
+Nothing here judges quality: prep/gates.py does, so every rejection is counted in one place.
+Questions are phrased from fixed templates with a seeded choice: train gets several phrasings of a
+fact, validation one phrasing from a separate template set, so val measures the fact, not the wording.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+# -------------------------------------------------------------------- shared patterns
+UNIT = (r"N\s?·?\s?m|Nm|ft[-\s]?lbs?|lbf[·\s]?ft|in[-\s]?lbs?|°C|°F|°|deg(?:rees)?|mm|cm|in\b|bar|psi|kPa|"
+        r"kW|PS|hp|rpm|V\b|mV|A\b|AMP|amps?|ohms?|Ω|kΩ|litres?|liters?|l\b|L\b|ml|cc|cm³|kg|g\b")
+NUMBER = r"[-–]?\s?\d+(?:[.,]\d+)?"
+VALUE_UNIT = re.compile(rf"(?P<value>{NUMBER})\s*(?P<unit>{UNIT})")
+OPERATION_VERBS = [  # repair-operation titles → the question a mechanic asks
+    ("REMOVING AND INSTALLING", "remove and install"), ("REMOVING AND REFITTING", "remove and refit"),
+    ("DISASSEMBLING AND ASSEMBLING", "disassemble and assemble"), ("REPLACING", "replace"),
+    ("CHECKING AND ADJUSTING", "check and adjust"), ("CHECKING", "check"), ("ADJUSTING", "adjust"),
+    ("BLEEDING", "bleed"), ("OVERHAULING", "overhaul"), ("REMOVING", "remove"), ("INSTALLING", "install"),
+]
+
+
+@dataclass
+class Example:
+    task: str
+    question: str          # without the [TASK] prefix
+    answer: str
+    fact_id: str           # all phrasings of one fact share it (dedupe and split keep them together)
+    blocks: list[dict]     # the source blocks: provenance and the answer-in-source check
+    group: str             # split unit: the page (or repair operation) the fact comes from
+    spec: dict | None = None  # SPEC: the structured fact(s) behind the answer
+    phrasing: int = 0
+    checks: list[str] = field(default_factory=list)
+
+
+# -------------------------------------------------------------------- templates
+TEMPLATES = {
+    "spec": {
+        "train": ["What is the {measure} for the {component}{variant}?",
+                  "{Measure} of the {component}{variant}?",
+                  "Give me the {measure} spec for the {component}{variant}.",
+                  "What {measure} does the manual give for the {component}{variant}?",
+                  "Tell me the {measure} of the {component}{variant}."],
+        "val": ["I need the {measure} for the {component}{variant}: what does the manual say?"],
+    },
+    "procedure": {
+        "train": ["How do I {action}?", "What are the steps to {action}?", "Walk me through how to {action}.",
+                  "Procedure {operation}: how do I {action}?"],
+        "val": ["I have to {action}. What is the procedure, step by step?"],
+    },
+    "explanation": {
+        "train": ["What does the manual say about {topic}?", "Explain {topic}.", "Tell me about {topic}."],
+        "val": ["Can you explain {topic} to me?"],
+    },
+    "wiring": {
+        "train": ["{question}", "Wiring page {page}: {question_lc}", "On the {title} diagram, {question_lc}"],
+        "val": ["Looking at wiring diagram {page} ({title}): {question_lc}"],
+    },
+    "troubleshooting": {
+        "train": ["{symptom}: what should I check?", "How do I troubleshoot {symptom_lc}?",
+                  "What are the checks, in order, for {symptom_lc}?"],
+        "val": ["The customer reports {symptom_lc}. Which checks do I make, in order?"],
+    },
+}
+
+
+def phrasings(task: str, slots: dict, split: str, count: int, rng: random.Random) -> list[str]:
+    pool = TEMPLATES[task]["val" if split == "val" else "train"]
+    chosen = pool[:1] if split == "val" else rng.sample(pool, min(count, len(pool)))
+    return [tidy(t.format(**slots)) for t in chosen]
+
+
+def tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[0].upper() + text[1:] if text else text
+
+
+# -------------------------------------------------------------------- SPEC
+def spec_facts(block: dict, header_variants: list[str] | None = None) -> list[dict]:
+    """Structured spec facts from a table block or from spec lines in text blocks."""
+    if block["kind"] == "table":
+        return table_facts(block, header_variants or [])
+    return text_facts(block)
+
+
+def table_facts(block: dict, header_variants: list[str]) -> list[dict]:
+    fields = block.get("fields") or {}
+    columns = [c.strip().lower() for c in fields.get("columns", [])]
+    rows = fields.get("rows", [])
+    if "measure" in columns and "unit" in columns:
+        return torque_table_facts(block, columns, rows)
+    return label_value_facts(block, columns, rows, header_variants)
+
+
+def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -> list[dict]:
+    """Type / Screw / Measure / Unit tables: a component row, optional variant rows, stage rows."""
+    col = {name: columns.index(name) for name in ("type", "screw", "measure", "unit")}
+    facts, component, variant, stage = [], None, None, 0
+    group_title = (block.get("fields") or {}).get("title") or ""
+    for row in rows:
+        cells = [c.strip() for c in row] + [""] * (len(columns) - len(row))
+        label_lines = [l.strip() for l in cells[0].splitlines() if l.strip()]
+        measures = [m.strip() for m in cells[col["measure"]].splitlines() if m.strip()]
+        units = [u.strip() for u in cells[col["unit"]].splitlines() if u.strip()]
+        type_ = cells[col["type"]].replace("\n", " ").strip()
+        screw = cells[col["screw"]].replace("\n", " ").strip()
+        if not measures:
+            if not label_lines and not type_:
+                continue
+            first = label_lines[0] if label_lines else ""
+            if type_ or re.match(r"(?i)engine\b", first):
+                variant = type_ or first          # "Engine K20, bolts with 12-point head" / Type "K20"
+            else:
+                component = re.sub(r"^\d*\s*[A-Z]{1,3}\d*\s+(?=[A-Z][a-z])", "", first)  # drop "2AZ " codes
+                variant = None
+            stage = 0
+            continue
+        # One stage per line when a cell holds several (a scan can merge rows).
+        for i, value in enumerate(measures):
+            label = label_lines[i] if i < len(label_lines) and len(label_lines) == len(measures) else \
+                (label_lines[0] if len(label_lines) == 1 else "")
+            unit = units[i] if i < len(units) else (units[-1] if units else "")
+            if re.match(r"(?i)engine\b", label):   # "Engine K20 | M10 | 65 | Nm": a variant with one value
+                variant, label = label, ""
+            elif label and component is None or (label and re.match(r"^\d*\s*[A-Z]{1,3}\d*\s+[A-Z][a-z]", label)):
+                component = re.sub(r"^\d*\s*[A-Z]{1,3}\d*\s+(?=[A-Z][a-z])", "", label)
+                label = ""
+            stage += 1
+            main_unit, alt = split_alt_unit(unit)
+            facts.append({
+                "component": component or group_title, "measure": (label or "tightening torque").lower(),
+                "variant": type_ or variant, "screw": screw or None, "value": value, "unit": main_unit,
+                "alt": alt, "stage": stage, "group": group_title,
+            })
+    # Stages only mean something where a component+variant has more than one row.
+    counts: dict[tuple, int] = {}
+    for f in facts:
+        counts[(f["component"], f["variant"])] = counts.get((f["component"], f["variant"]), 0) + 1
+    for f in facts:
+        if counts[(f["component"], f["variant"])] == 1:
+            f["stage"] = None
+    return facts
+
+
+def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], header_variants: list[str]) -> list[dict]:
+    """Spec-sheet tables: `Label: | value (variant 1) | value (variant 2)`."""
+    variants = [c for c in columns[1:] if c] or header_variants
+    title = (block.get("fields") or {}).get("title") or ""
+    facts = []
+    for row in rows:
+        if not row or not row[0].strip():
+            continue
+        label = row[0].strip().rstrip(":")
+        values = [v.replace("\n", " ").strip() for v in row[1:] if v.strip()]
+        for i, cell in enumerate(values):
+            match = VALUE_UNIT.search(cell)
+            if not match:
+                continue
+            variant = variants[i].upper() if len(values) > 1 and i < len(variants) else None
+            # "Capacities | Rear axle: 1.1 litres" asks for the rear axle's capacity;
+            # "Engine | Displacement: 1996 cc" asks for the engine's displacement.
+            category = CATEGORY_MEASURE.get(title.strip().lower())
+            component, measure = (label, category) if category else (title, label.lower())
+            facts.append({"component": component, "measure": measure, "variant": variant, "screw": None,
+                          "value": cell, "unit": "", "alt": None, "stage": None, "group": title, "whole_cell": True})
+    return facts
+
+
+CATEGORY_MEASURE = {"capacities": "capacity", "dimensions": "dimension", "weights": "weight",
+                    "electrical system": "rating", "tyres": "size", "tires": "size"}
+
+TEXT_SPEC = re.compile(
+    rf"(?P<label>[A-Z][A-Za-z0-9 ()/,'-]{{3,70}}?)\s*(?:[:=]|\bto\b)\s*(?P<rest>(?:[A-Z]\d\d\s+)?{NUMBER}\s*(?:{UNIT})[^.;]*)")
+
+
+def text_facts(block: dict) -> list[dict]:
+    """`Minimum thickness: K20 20.4 mm, K25 22.4 mm.` / `Tighten Torx screw (1) to 16 Nm.`"""
+    facts = []
+    for line in re.split(r"(?<=[.;])\s+|\n", block.get("text", "")):
+        match = TEXT_SPEC.search(line)
+        if not match:
+            continue
+        label = re.sub(r"^(?:Tighten|Tightening)\s+", "", match["label"]).strip(" ,")
+        if label.lower() in ("tightening torque", "torque"):
+            label = "tightening torque"
+        for part in re.finditer(rf"(?:(?P<variant>[A-Z]\d\d)\s+)?(?P<value>{NUMBER})\s*(?P<unit>{UNIT})(?:\s*\((?P<alt>[^)]*)\))?",
+                                match["rest"]):
+            facts.append({"component": label, "measure": measure_word(label, part["unit"]), "variant": part["variant"],
+                          "screw": None, "value": part["value"].replace(" ", ""), "unit": part["unit"],
+                          "alt": part["alt"], "stage": None, "group": None, "line": line.strip()})
+    return facts
+
+
+def measure_word(label: str, unit: str) -> str:
+    lowered = label.lower()
+    for word in ("torque", "thickness", "clearance", "pressure", "distance", "play", "gap", "capacity", "voltage"):
+        if word in lowered:
+            return word if word != "torque" else "tightening torque"
+    return {"Nm": "tightening torque", "bar": "pressure", "psi": "pressure", "mm": "dimension",
+            "°": "angle", "V": "voltage"}.get(unit.replace(" ", ""), "value")
+
+
+def split_alt_unit(unit: str) -> tuple[str, str | None]:
+    match = re.match(r"^(?P<main>[^(]+?)\s*\((?P<alt>[^)]+)\)\s*$", unit)
+    return (match["main"], match["alt"]) if match else (unit, None)
+
+
+def spec_answer(facts: list[dict]) -> str:
+    """Value and unit as printed; every stage of a multi-stage spec, in order."""
+    def one(f):
+        text = f["value"] if f.get("whole_cell") else f"{f['value']} {f['unit']}".strip()
+        text = text.replace(" °", "°")
+        return text + (f" ({f['alt']})" if f.get("alt") else "")
+    if len(facts) == 1:
+        return one(facts[0])
+    return "; ".join(f"stage {i}: {f['measure']} {one(f)}" for i, f in enumerate(facts, 1))
+
+
+def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> tuple[list[Example], list[dict]]:
+    """SPEC examples and the spec index (every fact with its page), from tables and spec lines."""
+    examples, index = [], []
+    header_variants: dict[str, list[str]] = {}
+    for block in blocks:
+        src = block["source"]
+        if block["kind"] == "table":
+            cols = [c for c in (block.get("fields") or {}).get("columns", [])[1:] if c.strip()]
+            if cols and "measure" not in [c.lower() for c in cols]:
+                header_variants[src["path"]] = cols
+        if block["kind"] not in ("table", "steps", "paragraph", "note"):
+            continue
+        facts = spec_facts(block, header_variants.get(src["path"]))
+        groups: dict[tuple, list[dict]] = {}
+        for fact in facts:
+            groups.setdefault((fact["component"], fact["variant"], fact["measure"] if fact["stage"] is None else "stages"),
+                              []).append(fact)
+        operation_title = (block.get("context") or {}).get("operation_title")
+        for (component, variant, _), group in groups.items():
+            for fact in group:
+                index.append({"component": component, "measure": fact["measure"], "variant": variant,
+                              "value": fact["value"], "unit": fact["unit"], "alt": fact.get("alt"),
+                              "stage": fact["stage"], "text": spec_answer([fact]),
+                              "section_id": src.get("section_id"), "section_name": src.get("section_name"),
+                              "source": src["path"], "page": src.get("page_label") or src.get("page"),
+                              "block": block["id"]})
+            measure = group[0]["measure"] if len(group) == 1 else "tightening torque (all stages)"
+            where = f" ({operation_title.lower()})" if operation_title and block["kind"] != "table" else ""
+            slots = {"measure": measure, "Measure": measure.capitalize(),
+                     "component": (component or "").lower() + where,
+                     "variant": f" on the {variant} engine" if variant and re.fullmatch(r"[A-Z]\d\d\w*", variant)
+                     and not group[0].get("whole_cell")
+                     else (f" ({variant})" if variant else "")}
+            fact_id = f"spec|{src['path']}|{component}|{variant}|{measure}"
+            group_key = page_key(block)
+            for i, question in enumerate(phrasings("spec", slots, split_of(group_key), count, rng)):
+                examples.append(Example("spec", question, spec_answer(group), fact_id, [block], group_key,
+                                        spec={"component": component, "variant": variant, "facts": group}, phrasing=i))
+    return examples, index
+
+
+# -------------------------------------------------------------------- PROCEDURE
+def procedure_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
+    """One example per repair operation: its steps in page order, notes and sub-heads kept."""
+    operations: dict[tuple, list[dict]] = {}
+    for block in blocks:
+        ctx = block.get("context") or {}
+        if ctx.get("operation") and block["page_kind"] == "repair":
+            operations.setdefault((block["source"]["path"], ctx["operation"]), []).append(block)
+    examples = []
+    for (path, operation), group in operations.items():
+        title = group[0]["context"].get("operation_title") or ""
+        lines, number, subhead = [], 0, None
+        for block in group:
+            ctx = block["context"]
+            if ctx.get("subhead") and ctx["subhead"] != subhead:
+                subhead = ctx["subhead"]
+                lines.append(f"{subhead}:")
+            if block["kind"] == "steps":
+                for step in (block.get("fields") or {}).get("steps", []):
+                    number += 1
+                    lines.append(f"{number}. {step.strip()}")
+            elif block["kind"] == "note":
+                fields = block.get("fields") or {}
+                label = fields.get("label") or "Note"
+                text = fields.get("text") or block["text"].replace("\n", " ")
+                lines.append(text if label == "Footnote" else f"{label.rstrip(':!')}: {text}")
+        if number < 2:
+            continue
+        action = operation_action(title)
+        slots = {"action": action, "operation": operation}
+        group_key = f"{path}#{operation}"
+        fact_id = f"procedure|{path}|{operation}"
+        answer = f"{operation} {title.title()}\n" + "\n".join(lines)
+        for i, question in enumerate(phrasings("procedure", slots, split_of(group_key), count, rng)):
+            examples.append(Example("procedure", question, answer, fact_id, group, group_key, phrasing=i))
+    return examples
+
+
+def operation_action(title: str) -> str:
+    upper = " ".join(title.upper().split())
+    for prefix, verb in OPERATION_VERBS:
+        if upper.startswith(prefix):
+            rest = upper[len(prefix):].strip().lower()
+            return f"{verb} the {rest}" if rest else verb
+    return f"carry out '{title.lower()}'"
+
+
+# -------------------------------------------------------------------- EXPLANATION
+def explanation_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
+    """Descriptive paragraphs and notes/cautions, asked about by their operation or heading."""
+    examples = []
+    for block in blocks:
+        if block["page_kind"] not in ("repair", "other") or block["kind"] not in ("paragraph", "note"):
+            continue
+        ctx = block.get("context") or {}
+        fields = block.get("fields") or {}
+        text = " ".join((fields.get("text") or block["text"]).split())
+        if fields.get("label") == "Footnote" or len(text) < 40:
+            continue
+        title = ctx.get("operation_title")
+        if block["kind"] == "note":
+            if not title:
+                continue
+            topic = f"the {fields.get('label', 'note').rstrip(':!').lower()} for {operation_action(title).replace('the ', '', 1)}"
+            topic = f"what to watch out for when you {operation_action(title)}"
+        else:
+            sentences = re.split(r"(?<=[.!?])\s+", text)
+            if len(sentences) < 2:
+                continue
+            topic = f"how the {title.lower()} works" if title else first_subject(sentences[0])
+            if not topic:
+                continue
+        group_key = page_key(block)
+        fact_id = f"explanation|{block['id']}"
+        for i, question in enumerate(phrasings("explanation", {"topic": topic}, split_of(group_key), count, rng)):
+            examples.append(Example("explanation", question, text, fact_id, [block], group_key, phrasing=i))
+    return examples
+
+
+def first_subject(sentence: str) -> str | None:
+    """`The thermostat sits in a housing …` → `the thermostat`: the grammatical subject of the first sentence."""
+    match = re.match(r"^(The|A|An)\s+((?:[a-z][a-z-]+\s){0,3}?[a-z][a-z-]+)\s+(?:is|are|sits|has|keeps|opens|"
+                     r"closes|controls|works|stays|must|should|can|consists)\b", sentence)
+    return f"the {match[2]}" if match else None
+
+
+# -------------------------------------------------------------------- WIRING
+def wiring_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
+    """Fuse ratings, wire sizes and colours, connectors, and where the diagram continues."""
+    examples = []
+    for block in blocks:
+        if block["kind"] != "wiring":
+            continue
+        fields = block.get("fields") or {}
+        page = block["source"].get("page_label") or "?"
+        title = (fields.get("title") or block["source"].get("section_name") or "wiring").strip()
+        facts = []
+        for fuse in fields.get("fuses", []):
+            if fuse.get("rating"):
+                facts.append((f"fuse-{fuse['id']}", f"What is the rating of fuse {fuse['id']}?",
+                              f"Fuse {fuse['id']} is rated {fuse['rating']} (wiring page {page})."))
+        connectors, splices = fields.get("connectors", []), fields.get("splices", [])
+        if connectors or splices:
+            parts = []
+            if connectors:
+                parts.append("connectors " + ", ".join(connectors))
+            if splices:
+                parts.append("splices " + ", ".join(splices))
+            facts.append(("connectors", "which connectors and splices are shown?",
+                          f"Page {page} shows " + "; ".join(parts) + "."))
+        wires = fields.get("wires", [])
+        if wires:
+            listed = ", ".join(dict.fromkeys(f"{w['size']} {w['colour']}" for w in wires))
+            facts.append(("wires", "which wire sizes and colours are used?",
+                          f"Wires on page {page} (size in mm², colour): {listed}."))
+        if fields.get("page_refs"):
+            refs = ", ".join(fields["page_refs"])
+            facts.append(("refs", "where does the circuit continue?", f"It continues on page(s) {refs}."))
+        group_key = page_key(block)
+        for key, question, answer in facts:
+            slots = {"question": question[0].upper() + question[1:], "question_lc": question[0].lower() + question[1:],
+                     "page": page, "title": title}
+            fact_id = f"wiring|{block['id']}|{key}"
+            for i, q in enumerate(phrasings("wiring", slots, split_of(group_key), count, rng)):
+                examples.append(Example("wiring", q, answer, fact_id, [block], group_key, phrasing=i))
+    return examples
+
+
+# -------------------------------------------------------------------- TROUBLESHOOTING
+def troubleshooting_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
+    """Symptom → its checks in page order."""
+    symptoms: dict[tuple, list[dict]] = {}
+    for block in blocks:
+        symptom = (block.get("context") or {}).get("symptom")
+        if symptom and block["page_kind"] == "troubleshooting" and block["kind"] in ("steps", "paragraph", "list", "note"):
+            symptoms.setdefault((block["source"]["path"], symptom), []).append(block)
+    examples = []
+    for (path, symptom), group in symptoms.items():
+        checks = []
+        for block in group:
+            steps = (block.get("fields") or {}).get("steps")
+            # A paragraph is one check: its line breaks are the page's, not the check's.
+            checks += steps if steps else [" ".join(block["text"].split())]
+        checks = [c.strip() for c in checks if len(c.strip()) > 3]
+        if len(checks) < 2:
+            continue
+        answer = "\n".join(f"{i}. {c}" for i, c in enumerate(checks, 1))
+        slots = {"symptom": symptom.strip().capitalize(), "symptom_lc": symptom.strip().lower()}
+        group_key = f"{path}#{symptom}"
+        for i, question in enumerate(phrasings("troubleshooting", slots, split_of(group_key), count, rng)):
+            examples.append(Example("troubleshooting", question, answer, f"troubleshooting|{path}|{symptom}",
+                                    group, group_key, phrasing=i))
+    return examples
+
+
+def page_key(block: dict) -> str:
+    src = block["source"]
+    return f"{src['path']}#p{src.get('page', 1)}"

@@ -1,0 +1,91 @@
+"""Shared fixtures: the sample manual rendered once, read into blocks once, turned into a dataset,
+a LoRA trained for a few real steps and exported to GGUF once per test session.
+
+Each is a real run of the stage's own command or function; the session scope keeps `make test`
+within its time budget on 2 cores. The OCR cache lives in the session's temp folder so every CI
+run really OCRs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples" / "e30-m3"
+sys.path.insert(0, str(ROOT))
+
+
+def run(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def sample_pages(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sample-pages")
+    run("scripts/render_sample.py", "--out", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_blocks(sample_pages, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("work")
+    cache = tmp_path_factory.mktemp("ocr-cache")
+    run("-m", "prep", "blocks", str(sample_pages), "--out", str(work), "--cache", str(cache), "--jobs", "2", "--quiet",
+        check=False)  # exit 0 or 1; truth.json among the pages is a bad file by design
+    assert (work / "blocks.jsonl").is_file()
+    return work / "blocks.jsonl"
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(sample_blocks, tmp_path_factory) -> Path:
+    from config import DataConfig
+    from prep.dataset import build_dataset
+
+    out = tmp_path_factory.mktemp("data")
+    build_dataset(sample_blocks, out, DataConfig(), tokenizer_name=None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_config(sample_dataset, tmp_path_factory) -> Path:
+    """The CPU demo profile cut to a few real optimizer steps."""
+    import yaml
+
+    run_dir = tmp_path_factory.mktemp("run") / "tiny"
+    cfg = yaml.safe_load((ROOT / "configs/cpu-demo.yaml").read_text())
+    cfg["data"]["dir"] = str(sample_dataset)
+    cfg["model"]["max_seq"] = 384
+    cfg["train"].update(output_dir=str(run_dir), max_steps=4, batch_size=2, eval_steps=2, lr=1e-3,
+                        early_stopping_patience=0)
+    cfg["export"]["verify_prompts"] = 3
+    path = run_dir.parent / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_config) -> Path:
+    import yaml
+
+    run("train_unsloth.py", "--config", str(tiny_config))
+    return Path(yaml.safe_load(tiny_config.read_text())["train"]["output_dir"])
+
+
+@pytest.fixture(scope="session")
+def exported(trained_run) -> dict:
+    done = run("export.py", str(trained_run), "--quant", "q4_k_m", "--quant", "q8_0")
+    out = trained_run / "gguf"
+    return {"dir": out, "q4_k_m": out / f"{trained_run.name}-q4_k_m.gguf", "q8_0": out / f"{trained_run.name}-q8_0.gguf",
+            "log": done.stdout + done.stderr}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,97 @@
+"""train_unsloth.py on the CPU path: loss masking, bad data, dry run, a real short run."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run
+from typer.testing import CliRunner
+
+import train_unsloth
+from config import load_config
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def qa(q: str, a: str, task: str = "spec") -> dict:
+    return {"messages": [{"role": "user", "content": f"[{task.upper()}] {q}"}, {"role": "assistant", "content": a}],
+            "meta": {"task": task}}
+
+
+@pytest.fixture()
+def tiny_data(tmp_path) -> Path:
+    write_rows(tmp_path / "hf_train.jsonl", [qa(f"Torque of bolt {i}?", f"{10 + i} Nm") for i in range(6)])
+    write_rows(tmp_path / "hf_val.jsonl", [qa("Torque of bolt 99?", "45 Nm")])
+    return tmp_path
+
+
+def test_batch_masks_prompt_and_labels_end_of_turn(tiny_data, tmp_path):
+    """The classic bug: a pad token equal to EOS masks the end-of-turn, and the export never stops."""
+    cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r")])
+    train_rows, val_rows = train_unsloth.read_dataset(tiny_data)
+    model, tokenizer = train_unsloth.load_peft_cpu(cfg)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1)
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    answer_start = next(i for i, label in enumerate(labels) if label != -100)
+    prompt_text = tokenizer.decode(ids[:answer_start])
+    assert "[SPEC] Torque of bolt 0?" in prompt_text and "<|im_start|>assistant" in prompt_text
+    assert all(label == -100 for label in labels[:answer_start])  # the question is never learned
+    learned = [t for t in labels if t != -100]
+    assert tokenizer.decode(learned).startswith("10 Nm")
+    assert tokenizer.eos_token_id in learned                         # <|im_end|> is learned: the model stops
+
+
+def test_bad_lines_are_named_by_file_and_line(tmp_path):
+    write_rows(tmp_path / "hf_train.jsonl", [qa("a?", "1 Nm")])
+    (tmp_path / "hf_train.jsonl").write_text((tmp_path / "hf_train.jsonl").read_text() + "{not json\n")
+    write_rows(tmp_path / "hf_val.jsonl", [qa("b?", "2 Nm")])
+    with pytest.raises(train_unsloth.DataError, match=r"hf_train.jsonl:2: malformed example"):
+        train_unsloth.read_dataset(tmp_path)
+    (tmp_path / "hf_train.jsonl").write_text(json.dumps(qa("a?", "1 Nm")) + "\n\n")
+    with pytest.raises(train_unsloth.DataError, match=r"hf_train.jsonl:2: empty line"):
+        train_unsloth.read_dataset(tmp_path)
+
+
+def test_missing_val_split_exits_2_with_one_line(tmp_path):
+    write_rows(tmp_path / "hf_train.jsonl", [qa("a?", "1 Nm")])
+    result = CliRunner().invoke(train_unsloth.app, ["--config", str(ROOT / "configs/cpu-demo.yaml"),
+                                                    "--data.dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "hf_val.jsonl: not found" in result.output and "validation split is required" in result.output
+
+
+def test_config_typo_exits_2(tiny_data):
+    result = CliRunner().invoke(train_unsloth.app, ["--config", str(ROOT / "configs/cpu-demo.yaml"),
+                                                    "--data.dir", str(tiny_data), "--train.lr_typo", "1"])
+    assert result.exit_code == 2 and "train.lr_typo" in result.output
+
+
+def test_dry_run_prints_plan_and_writes_nothing(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    done = run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
+               "--train.output_dir", str(out), "--dry-run")
+    assert "optimizer_steps: 60" in done.stdout and "train_examples: 6" in done.stdout
+    assert "load_in_4bit needs CUDA" in done.stderr  # says what happens instead on a CPU
+    assert not out.exists()
+
+
+def test_short_run_changes_lora_weights_and_writes_run_folder(trained_run):
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(trained_run / "adapter" / "adapter_model.safetensors")
+    lora_b = [w for name, w in weights.items() if "lora_B" in name]
+    # PEFT initialises every lora_B to zero: any non-zero value is a trained step.
+    assert lora_b and all(torch.count_nonzero(w) > 0 for w in lora_b)
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["global_step"] == 4 and summary["tokens_seen"] > 0 and 0 <= summary["padding_fraction"] < 1
+    assert summary["plan"]["path"].startswith("transformers + PEFT")
+    header = (trained_run / "metrics.csv").read_text().splitlines()[0]
+    assert header.startswith("step,epoch,loss,eval_loss")
+    assert (trained_run / "loss.png").stat().st_size > 1000
+    assert (trained_run / "resolved_config.yaml").is_file()
