@@ -1,0 +1,157 @@
+"""prep's dataset stage on the sample manual's real OCR: specific examples, gates, split, determinism."""
+
+import json
+import re
+
+import pytest
+from conftest import read_jsonl, run
+
+from config import DataConfig
+from prep import gates
+from prep.dataset import build_dataset
+from prep.tasks import Example
+
+
+@pytest.fixture(scope="module")
+def rows(sample_dataset):
+    return read_jsonl(sample_dataset / "hf_train.jsonl") + read_jsonl(sample_dataset / "hf_val.jsonl")
+
+
+def find(rows, task, question_has, answer_has=""):
+    hits = [r for r in rows if r["meta"]["task"] == task and question_has.lower() in r["messages"][0]["content"].lower()
+            and answer_has in r["messages"][1]["content"]]
+    assert hits, f"no {task} example asking about {question_has!r} with {answer_has!r}"
+    return hits[0]
+
+
+def test_spec_from_torque_table_is_exact_with_alt_unit(rows):
+    row = find(rows, "spec", "oil drain plug")
+    assert row["messages"][1]["content"] == "35 Nm (26 ft-lb)"
+    assert row["messages"][0]["content"].startswith("[SPEC] ")
+    assert row["meta"]["page_label"] == "11-4" and row["meta"]["source_path"] == "00 - Torque Specs/11-04.png"
+
+
+def test_multistage_spec_has_every_stage_in_order(rows):
+    row = find(rows, "spec", "cylinder head bolts", "40 Nm")
+    answer = row["messages"][1]["content"]
+    assert re.search(r"40 Nm.*90°.*90°", answer), answer       # K25: torque, then angle, then angle
+    assert "K25" in row["messages"][0]["content"]
+
+
+def test_procedure_keeps_numbered_steps_in_page_order(rows):
+    row = find(rows, "procedure", "rear brake pads")
+    answer = row["messages"][1]["content"]
+    assert answer.startswith("34 21 010")
+    order = ["wear sensor plug", "retaining pins", "puller 34 1 020", "resetting tool 34 1 080", "20°", "new pads"]
+    positions = [answer.find(s) for s in order]
+    assert -1 not in positions and positions == sorted(positions), answer
+    assert row["meta"]["page_label"] == "34-15"
+
+
+def test_wiring_fuse_rating_as_printed(rows):
+    row = find(rows, "wiring", "fuse 17")
+    assert "7.5 A" in row["messages"][1]["content"] and row["meta"]["page_label"] == "0670-3"
+
+
+def test_troubleshooting_checks_in_order(rows):
+    row = find(rows, "troubleshooting", "horn")
+    answer = row["messages"][1]["content"]
+    assert answer.index("FUSE 17") < answer.index("C214 terminal 86") < answer.index("G103")
+
+
+def test_foreign_and_index_pages_yield_nothing(rows, sample_dataset):
+    sources = {r["meta"]["source_path"] for r in rows}
+    assert not any("Tecnoprova" in s or "index" in s for s in sources)
+    report = json.loads((sample_dataset / "qa_report.json").read_text())
+    assert any("Tecnoprova" in p for p in report["pages_skipped"])
+
+
+def test_every_spec_answer_value_is_on_its_page(rows, sample_blocks):
+    blocks = {b["id"]: b for b in read_jsonl(sample_blocks)}
+    for row in rows:
+        if row["meta"]["task"] != "spec":
+            continue
+        text = gates.normalise(" ".join(blocks[b]["text"] for b in row["meta"]["blocks"]))
+        for value in re.findall(r"\d+(?:[.,]\d+)?", row["messages"][1]["content"]):
+            assert value in text, (value, row)
+
+
+def test_split_has_no_leak(sample_dataset):
+    train = read_jsonl(sample_dataset / "hf_train.jsonl")
+    val = read_jsonl(sample_dataset / "hf_val.jsonl")
+    assert train and val
+    pages = lambda rs: {(r["meta"]["source_path"], r["meta"]["page"]) for r in rs}  # noqa: E731
+    facts = lambda rs: {r["meta"]["fact_id"] for r in rs}  # noqa: E731
+    assert not facts(train) & facts(val)
+    # whole groups: a repair operation or page is on one side only
+    ops = lambda rs: {r["meta"]["fact_id"].split("|")[1] + r["meta"]["fact_id"].split("|")[2]  # noqa: E731
+                      for r in rs if r["meta"]["task"] == "procedure"}
+    assert not ops(train) & ops(val)
+    spec_pages = lambda rs: {r["meta"]["source_path"] for r in rs if r["meta"]["task"] == "spec"}  # noqa: E731
+    shared = pages(train) & pages(val)
+    # a page may hold several operations that land on different sides; never one fact's phrasings
+    for page in shared:
+        assert not facts([r for r in train if (r["meta"]["source_path"], r["meta"]["page"]) == page]) & facts(val)
+    assert spec_pages(train) or spec_pages(val)
+
+
+def test_files_load_with_datasets(sample_dataset):
+    from datasets import load_dataset
+
+    ds = load_dataset("json", data_files={"train": str(sample_dataset / "hf_train.jsonl"),
+                                          "validation": str(sample_dataset / "hf_val.jsonl")})
+    assert ds["train"].num_rows > 20 and ds["validation"].num_rows > 3
+    assert ds["train"][0]["messages"][0]["role"] == "user"
+    card = (sample_dataset / "README.md").read_text()
+    assert "seed 42" in card and "| spec |" in card
+
+
+def test_two_builds_are_byte_identical(sample_blocks, sample_dataset, tmp_path):
+    build_dataset(sample_blocks, tmp_path, DataConfig(), tokenizer_name=None)
+    for name in ("hf_train.jsonl", "hf_val.jsonl", "spec_index.jsonl", "qa_report.json"):
+        assert (tmp_path / name).read_bytes() == (sample_dataset / name).read_bytes(), name
+
+
+def test_spec_index_facts_point_at_their_page(sample_dataset):
+    index = read_jsonl(sample_dataset / "spec_index.jsonl")
+    drain = [f for f in index if "drain plug" in (f["component"] or "").lower()]
+    assert drain and drain[0]["value"] == "35" and drain[0]["unit"] == "Nm" and drain[0]["page"] == "11-4"
+
+
+# -------------------------------------------------------------------- each gate rejects a crafted bad example
+def block(text, kind="paragraph", page_kind="repair", lang="en"):
+    return {"id": "x.png#p1#b0", "kind": kind, "text": text, "fields": {}, "context": {}, "page_kind": page_kind,
+            "lang": lang, "source": {"path": "x.png", "page": 1, "page_label": "1-1"}}
+
+
+def spec(question, answer, text, component="brake caliper carrier bolts", measure="tightening torque"):
+    value, _, unit = answer.partition(" ")
+    fact = {"component": component, "measure": measure, "value": value, "unit": unit}
+    return Example("spec", question, answer, "f", [block(text)], "g", spec={"component": component, "facts": [fact]})
+
+
+@pytest.mark.parametrize("example, reason", [
+    (spec("Torque of the brake caliper carrier bolts?", "110 Nm", "Caliper carrier bolts: 110 Nm."), None),
+    (spec("Torque of the brake caliper carrier bolts?", "-- soe", "Caliper carrier bolts: 110 Nm."),
+     "spec answer has no number with a unit"),
+    (spec("What is the tightening torque for engine section 12?", "45 Nm", "torque 45 Nm", component="engine section 12"),
+     "spec question names no specific part"),
+    (spec("Torque of the brake caliper carrier bolts?", "54 Nm", "Caliper carrier bolts: 45 Nm."),
+     "answer not found in its source block"),
+    (Example("explanation", "Explain the booster.", "Ccssseee vvcxz qrtplk the brake bnnmx hhgtr wqzx", "f",
+             [block("Ccssseee vvcxz qrtplk the brake bnnmx hhgtr wqzx")], "g"), "OCR garbage"),
+    (Example("explanation", "Spiega la prova.", "Scollegare sempre la batteria prima di collegare l'adattatore.", "f",
+             [block("Scollegare sempre la batteria prima di collegare l'adattatore.", page_kind="foreign", lang="it")], "g"),
+     "page is another language or an index"),
+    (Example("procedure", "How do I do it?", "Do it.", "f", [block("Do it.")], "g"), "answer length out of bounds"),
+])
+def test_each_gate_rejects_its_bad_example(example, reason):
+    assert gates.check(example) == reason
+
+
+def test_prep_build_bad_input_exits_2(tmp_path):
+    done = run("-m", "prep", "build", str(tmp_path / "missing"), check=False)
+    assert done.returncode == 2 and "missing" in done.stderr
+    (tmp_path / "empty").mkdir()
+    done = run("-m", "prep", "build", str(tmp_path / "empty"), check=False)
+    assert done.returncode == 2 and "empty" in done.stderr
