@@ -116,9 +116,14 @@ def choose_val_groups(examples, fraction: float, seed: int) -> set[str]:
     order = sorted(facts_in, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
     val: set[str] = set()
     taken = 0
+    target = fraction * total
     for group in order:
-        if taken >= fraction * total:
+        if taken >= target:
             break
+        # Skip a group that would overshoot the target by far (one big spec sheet) or take a task's
+        # last train group; a later, smaller group fills the place.
+        if taken + len(facts_in[group]) > target * 1.25 + 1:
+            continue
         if any(len(task_groups[t] - val - {group}) == 0 for t in group_tasks[group]):
             continue
         val.add(group)
@@ -162,7 +167,12 @@ def token_counter(tokenizer_name: str | None):
         return lambda messages: sum(len(m["content"]) for m in messages) // 4
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    except OSError as err:  # a hub model named in the config, and no network or cache for it
+        print(f"warning: tokenizer {tokenizer_name} unavailable ({str(err).splitlines()[0][:100]}); "
+              "token counts are estimated as characters / 4")
+        return lambda messages: sum(len(m["content"]) for m in messages) // 4
     return lambda messages: len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
 
 

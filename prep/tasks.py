@@ -31,7 +31,7 @@ class Example:
     answer: str
     fact_id: str           # all phrasings of one fact share it (dedupe and split keep them together)
     blocks: list[dict]     # the source blocks: provenance and the answer-in-source check
-    group: str             # split unit: the page (or repair operation) the fact comes from
+    group: str             # split unit: the page the fact comes from (all its tasks go to one side)
     spec: dict | None = None  # SPEC: the structured fact(s) behind the answer
     phrasing: int = 0
     checks: list[str] = field(default_factory=list)
@@ -291,7 +291,7 @@ def procedure_examples(blocks: list[dict], split_of, count: int, rng: random.Ran
             continue
         action = operation_action(title)
         slots = {"action": action, "operation": operation}
-        group_key = f"{path}#{operation}"
+        group_key = page_key(group[0])  # the page, not the operation: its notes and specs travel with it
         fact_id = f"procedure|{path}|{operation}"
         answer = f"{operation} {title.title()}\n" + "\n".join(lines)
         for i, question in enumerate(phrasings("procedure", slots, split_of(group_key), count, rng)):
@@ -409,7 +409,7 @@ def troubleshooting_examples(blocks: list[dict], split_of, count: int, rng: rand
             continue
         answer = "\n".join(f"{i}. {c}" for i, c in enumerate(checks, 1))
         slots = {"symptom": symptom.strip().capitalize(), "symptom_lc": symptom.strip().lower()}
-        group_key = f"{path}#{symptom}"
+        group_key = page_key(group[0])
         for i, question in enumerate(phrasings("troubleshooting", slots, split_of(group_key), count, rng)):
             examples.append(Example("troubleshooting", question, answer, f"troubleshooting|{path}|{symptom}",
                                     group, group_key, phrasing=i))

@@ -1,0 +1,105 @@
+"""Command line of the prep stage. One function per command; the work lives in the stage files.
+
+    python -m prep blocks ../shared/samples/e30-m3 --out work/ --jobs 2
+    python -m prep blocks build/sample-pages --out work/sample
+    python -m prep dataset work/blocks.jsonl --config configs/cpu-demo.yaml       # → data/
+    python -m prep build ../shared/samples/e30-m3 --config configs/colab-t4.yaml  # both, in one go
+"""
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Service-manual pages -> dataset.")
+
+
+@app.command()
+def blocks(
+    src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
+    out: Path = typer.Option(Path("work"), "--out", help="Writes blocks.jsonl, pages.jsonl and errors.txt here."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Pages read in parallel (processes)."),
+    cache: Path = typer.Option(None, "--cache", help="OCR cache folder [default: .cache/ocr in the project]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Read every page under SRC_DIR into structured blocks (headings, steps, notes, tables, wiring)."""
+    from prep.blocks import DEFAULT_CACHE, build_blocks
+
+    if not src_dir.is_dir() or not any(p.is_file() for p in src_dir.rglob("*")):
+        typer.echo(f"error: {src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
+                   "give a folder of page images, PDFs or HTML spec sheets", err=True)
+        raise typer.Exit(2)
+    result = build_blocks(src_dir, out, jobs=jobs, cache_dir=cache or DEFAULT_CACHE, progress=not quiet)
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds.items()))
+    typer.echo(f"{result.blocks} blocks from {result.pages} pages ({kinds}); {len(result.errors)} bad files; "
+               f"{result.ocr_runs} OCR runs, {result.cached_pages} pages from cache; {result.seconds:.1f} s -> {out}")
+    raise typer.Exit(0 if result.blocks else 1)
+
+
+@app.command()
+def dataset(
+    blocks_file: Path = typer.Argument(..., help="blocks.jsonl written by `prep blocks`."),
+    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Its data section (split, seed, phrasings) and "
+                                "model (tokenizer for token counts, max_seq) are used."),
+    out: Path = typer.Option(None, "--out", help="Output folder [default: the config's data.dir]."),
+) -> None:
+    """Turn blocks into the five-task chat dataset, with its card, quality report and spec index."""
+    from config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    if not blocks_file.is_file():
+        typer.echo(f"error: {blocks_file}: not found (write it with: python -m prep blocks SRC_DIR)", err=True)
+        raise typer.Exit(2)
+    write_dataset(blocks_file, out or cfg.data.dir, cfg)
+
+
+@app.command()
+def build(
+    src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
+    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Profile whose data and model sections apply."),
+    out: Path = typer.Option(None, "--out", help="Dataset folder [default: the config's data.dir]."),
+    work: Path = typer.Option(Path("work"), "--work", help="Where blocks.jsonl, pages.jsonl and errors.txt go."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Pages read in parallel (processes)."),
+    cache: Path = typer.Option(None, "--cache", help="OCR cache folder [default: .cache/ocr in the project]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
+    from config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    try:
+        blocks(src_dir, work, jobs, cache, quiet)
+    except typer.Exit as done:
+        if done.exit_code != 0:
+            raise
+    write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
+
+
+def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
+    from base_model import BaseModelError, resolve_base
+    from prep.dataset import build_dataset
+
+    try:
+        tokenizer = resolve_base(cfg.model.base)
+    except BaseModelError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq)
+    per_task = ", ".join(f"{t} {c['train']}/{c['val']}" for t, c in result.per_task.items())
+    rejected = sum(result.rejected.values())
+    typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
+               f"{rejected} candidates rejected (see {out / 'qa_report.md'}) -> {out}")
+    if not result.train or not result.val:
+        typer.echo("error: the dataset has no train or no val rows: give more pages", err=True)
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

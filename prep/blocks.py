@@ -1,0 +1,593 @@
+"""Stage 1 of prep: a folder of scanned pages, PDFs and HTML spec sheets -> structured blocks.
+
+    python -m prep blocks ../shared/samples/e30-m3 --out work/ --jobs 2
+    python -m prep blocks build/sample-pages --out work/sample --cache .cache/ocr
+
+Writes work/blocks.jsonl (one record per block: kind, text, fields, context, source), work/pages.jsonl
+(one record per page) and work/errors.txt (one line per file that could not be read).
+
+Order of work, as in this file: list pages -> read each page (cached OCR, PDF text layer or HTML)
+-> lines in reading order -> blocks by page kind (repair / troubleshooting, spec table, wiring,
+index, foreign) -> write, sorted by path, page and reading order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prep import layout
+from prep.layout import CONNECTOR_RE, WIRE_RE
+from prep.sources import PageRef, folder_section
+
+DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr"
+
+OP_RE = re.compile(r"^(\d{2})\s?(\d{2})\s?(\d{3})\s+(.*[A-Z].*)$")
+FIGURE_RE = re.compile(r"^\d{2}\s?\d{2}\s?\d{3}$")  # photo numbers like `30 34 062`, alone on a line
+NOTE_LABELS = {"note": "Note", "important": "Important!", "caution": "Caution", "warning": "Caution",
+               "requirement": "Requirement"}
+# Sub-heads are set in italics on the scans and tesseract often loses their colon: a known label
+# alone on its line counts as well.
+SUBHEAD_RE = re.compile(r"^(Note|Important|Caution|Warning|Requirement|Installation|Removal|Assembly|"
+                        r"Disassembly|Dismantling)\s*(?:[:!]\s*(.*)|[.,]?$)", re.I)
+STEP_NUMBER_RE = re.compile(r"^(\d{1,2})[.)]\s+(.*)$")
+FOOTNOTE_RE = re.compile(r"^\*\s*See\s+Specifications", re.I)
+SENTENCE_END = (".", "!", "?", ":")
+
+
+# ---------------------------------------------------------------------------------------------
+# OCR text clean-up that is safe everywhere: tesseract reads S as $ in part numbers (`$304`) and
+# glues the groups of operation numbers (`3433000`); both are put back as printed.
+
+
+def clean_text(text: str) -> str:
+    text = re.sub(r"(?<![\w$])\$(\d{2,3})\b", r"S\1", text)
+    text = re.sub(r"[‘’`]", "'", text).replace("“", '"').replace("”", '"')
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def operation_number(a: str, b: str, c: str) -> str:
+    return f"{a} {b} {c}"
+
+
+def is_upper(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+# ---------------------------------------------------------------------------------------------
+# Repair and troubleshooting pages: a column is a run of lines; operation headers, sub-heads and
+# vertical gaps start a new block. A body block becomes `steps` (instructions, one per sentence
+# group) or `paragraph` (running description).
+
+
+def body_units(lines: list[dict]) -> tuple[list[str], bool]:
+    """Join wrapped lines into units (one instruction each). A unit ends where a line ends a
+    sentence; a numbered line (`3. Remove...`) always starts one."""
+    units, numbered = [], False
+    for line in lines:
+        text = clean_text(line["text"])
+        m = STEP_NUMBER_RE.match(text)
+        if m:
+            numbered = True
+            units.append(m.group(2))
+        elif not units or units[-1].endswith(SENTENCE_END) and not text[:1].islower():
+            units.append(text)
+        elif re.search(r"[a-z]-$", units[-1]) and text[:1].islower():
+            units[-1] = units[-1][:-1] + text  # `tan-` + `dem` -> `tandem`
+        else:
+            units[-1] += " " + text
+    return units, numbered
+
+
+def body_block(lines: list[dict]) -> dict:
+    units, numbered = body_units(lines)
+    # A sentence that ends mid-line, with the next one running on, is description, not a list of
+    # instructions (those start each on a line of its own).
+    running = any(len(re.findall(r"[.!?]\s+[A-Z]", u)) >= 1 for u in units)
+    if not numbered and len(lines) >= 2 and running:
+        return {"kind": "paragraph", "lines": lines, "fields": {}}
+    return {"kind": "steps", "lines": lines, "fields": {"steps": units, "numbered": numbered}}
+
+
+def is_drawing_label(text: str) -> bool:
+    """`4 3 2 1`, `A`: callouts of a line drawing; no word of three letters."""
+    return not re.search(r"[A-Za-z]{3}", text) and not re.search(r"\d[.,]\d|\d{2,}", text) or len(text) <= 2
+
+
+def repair_blocks(cols: list[list[dict]]) -> list[dict]:
+    blocks: list[dict] = []
+    figures: list[tuple[str, list[int]]] = []
+    ctx = {"operation": None, "operation_title": None, "subhead": None, "symptom": None}
+    for col in cols:
+        ctx = {**ctx, "subhead": None}
+        current: dict | None = None  # the open block: a heading, note or body being collected
+        prev = None
+        for line in col:
+            text = clean_text(line["text"])
+            height = line["bbox"][3] - line["bbox"][1]
+            gap = line["bbox"][1] - prev["bbox"][3] if prev else 1e9
+            prev = line
+            if FIGURE_RE.match(text):
+                figures.append((text, line["bbox"]))
+                continue
+            if is_drawing_label(text):
+                continue
+            op = OP_RE.match(text)
+            sub = SUBHEAD_RE.match(text)
+            new_para = gap > 0.9 * max(height, 10)
+            if gap > 2.5 * max(height, 10):  # a new photo band: the sub-head above does not reach it
+                ctx = {**ctx, "subhead": None}
+            if op and is_upper(op.group(4)):
+                number = operation_number(*op.group(1, 2, 3))
+                ctx = {**ctx, "operation": number, "operation_title": op.group(4), "subhead": None}
+                current = {"kind": "heading", "lines": [line], "fields": {"operation": number, "title": op.group(4)},
+                           "context": dict(ctx)}
+                blocks.append(current)
+            elif current and current["kind"] == "heading" and is_upper(text) and not new_para and ":" not in text:
+                current["lines"].append(line)  # the title goes on over several lines
+                current["fields"]["title"] += " " + text
+                current["context"]["operation_title"] = ctx["operation_title"] = current["fields"]["title"]
+            elif layout.SYMPTOM_RE.search(text) and is_upper(text):
+                ctx = {**ctx, "symptom": text, "subhead": None}
+                current = {"kind": "heading", "lines": [line], "fields": {"operation": None, "title": text},
+                           "context": dict(ctx)}
+                blocks.append(current)
+            elif is_upper(text) and len(text.split()) <= 6 and not re.search(r"\d", text) and (
+                    current is None or new_para) and len(text) > 3:
+                current = {"kind": "heading", "lines": [line], "fields": {"operation": None, "title": text},
+                           "context": dict(ctx)}  # a running title (`TROUBLESHOOTING`)
+                blocks.append(current)
+            elif FOOTNOTE_RE.match(text):
+                current = {"kind": "note", "lines": [line], "fields": {"label": "Footnote"}, "context": dict(ctx)}
+                blocks.append(current)
+                current = None
+            elif sub or (text.endswith(":") and len(text.split()) <= 6 and text[:1].isupper()
+                         and (new_para or current is None or current["kind"] == "heading"
+                              or not current["lines"] or current["lines"][-1]["text"].rstrip().endswith(SENTENCE_END))):
+                label = sub.group(1) if sub else text.rstrip(":").strip()
+                rest = (sub.group(2) or "").strip() if sub else ""
+                if label.lower() in NOTE_LABELS:
+                    current = {"kind": "note", "lines": [], "fields": {"label": NOTE_LABELS[label.lower()]},
+                               "context": dict(ctx)}
+                    blocks.append(current)
+                    if rest:
+                        current["lines"].append({**line, "text": rest})
+                else:
+                    ctx = {**ctx, "subhead": label[:1].upper() + label[1:]}
+                    current = None
+                    if rest:
+                        current = {"kind": "body", "lines": [{**line, "text": rest}], "context": dict(ctx)}
+                        blocks.append(current)
+            elif current and current["kind"] in ("body", "note") and (not new_para or (
+                    current["kind"] == "body" and STEP_NUMBER_RE.match(clean_text(current["lines"][0]["text"]))
+                    and gap < 2.5 * max(height, 10))):
+                # a numbered list goes on across the extra space between its items
+                current["lines"].append(line)
+            elif current and current["kind"] == "note" and not current["lines"]:
+                current["lines"].append(line)  # the line under `Note:` belongs to it
+            else:
+                current = {"kind": "body", "lines": [line], "context": dict(ctx)}
+                blocks.append(current)
+    out = []
+    for b in blocks:
+        if not b["lines"]:
+            continue
+        if b["kind"] == "heading" and b["fields"]["operation"]:
+            b["text"] = "\n".join([OP_RE.sub(lambda m: f"{b['fields']['operation']} {m.group(4)}", clean_text(b["lines"][0]["text"]))]
+                                  + [clean_text(l["text"]) for l in b["lines"][1:]])
+        if b["kind"] == "body":
+            b = {**body_block(b["lines"]), "context": b["context"]}
+        elif b["kind"] == "note":
+            units, _ = body_units(b["lines"])
+            b["fields"]["text"] = " ".join(units)
+        out.append(b)
+    # A figure number belongs to the photo beside the text: give it to the nearest block in height.
+    for number, box in figures:
+        if out:
+            near = min(out, key=lambda b: abs(block_bbox(b)[3] - box[3]))
+            near.setdefault("figures", []).append(re.sub(r"^(\d\d)\s?(\d\d)\s?(\d{3})$", r"\1 \2 \3", number))
+    return out
+
+
+def block_bbox(block: dict) -> list[int]:
+    boxes = [l["bbox"] for l in block["lines"]]
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Spec tables: the ruled grid, cell for cell. A row with text in the first cell only and a repair
+# group number (`11 12 Cylinder Head and Cover`) starts a new table block with that title.
+
+
+def table_blocks(scan: dict, grid_index: int, grid: dict) -> list[dict]:
+    # Cells are clean once the rules are erased: keep unsure words unless they are not word-like.
+    words = [w for w in scan["words"] if w["conf"] >= layout.MIN_WORD_CONF or layout.word_like(w["text"])]
+    rows = [[clean_cell(c) for c in row] for row in layout.grid_cells(grid, words)]
+    ink = scan.get("cell_ink", [])
+    header = [" ".join(c.replace(" - ", " ").split()) if i == 0 else c for i, c in enumerate(rows[0])]
+    unit_col = next((i for i, h in enumerate(header) if h.lower() == "unit"), None)
+    columns = [""] + header[1:]  # the first header cell is the page title (`11 - 4 Engine`)
+    blocks, current = [], None
+    for r, row in enumerate(rows[1:], start=1):
+        if unit_col is not None and not row[unit_col] and grid_index < len(ink) and 0 < ink[grid_index][r][unit_col] < 40:
+            row[unit_col] = "°"  # a mark too small for tesseract, in the Unit column: degrees
+        if not any(row):
+            continue
+        group = re.match(r"^(\d{2})\s?(\d{2})\s+(.+)$", row[0])
+        if group and not any(row[1:]):
+            current = {"kind": "table", "rows_y": [grid["rows"][r]],
+                       "fields": {"title": f"{group.group(1)} {group.group(2)} {group.group(3)}",
+                                  "page_title": header[0], "columns": columns, "rows": []}}
+            blocks.append(current)
+            continue
+        if current is None:
+            current = {"kind": "table", "rows_y": [],
+                       "fields": {"title": None, "page_title": header[0], "columns": columns, "rows": []}}
+            blocks.append(current)
+        current["fields"]["rows"].append(row)
+        current["rows_y"].append(grid["rows"][r])
+    for b in blocks:
+        b["bbox"] = [grid["cols"][0][0], b["rows_y"][0][0], grid["cols"][-1][1], b["rows_y"][-1][1]]
+        f = b["fields"]
+        b["text"] = "\n".join([f["title"] or f["page_title"], " | ".join(f["columns"][1:])]
+                              + [" | ".join(c.replace("\n", " / ") for c in row) for row in f["rows"]])
+        cells = [w for w in words if layout.inside(w["bbox"], b["bbox"])]
+        b["conf"] = round(sum(w["conf"] for w in cells) / len(cells), 1) if cells else None
+    return [b for b in blocks if b["fields"]["rows"]]
+
+
+def clean_cell(text: str) -> str:
+    text = "\n".join(clean_text(t) for t in text.split("\n"))
+    text = text.lstrip("'‘`")  # stray speck before a cell's first letter
+    return re.sub(r"^(\d{2})(\d{2})(\s)", r"\1 \2\3", text)  # `1112 Cylinder` -> `11 12 Cylinder`
+
+
+# ---------------------------------------------------------------------------------------------
+# Wiring pages: one block per page; its fields come from regexes over the words, and fuse ratings
+# from geometry (the rating is printed under the fuse name).
+
+COMPONENT_NOUNS = {"RELAY", "SWITCH", "FAN", "HORN", "MOTOR", "SENSOR", "LIGHT", "LIGHTS", "UNIT", "BREAKER",
+                   "RESISTOR", "TIMER", "INDICATOR", "CLUSTER", "COMPUTER", "BOX", "LAMP", "VALVE", "PUMP",
+                   "HEATER", "MODULE", "ASSEMBLY", "BATTERY", "ALTERNATOR", "STARTER", "RADIO", "ANTENNA"}
+NOT_COMPONENT = {"FUSE", "DETAILS", "PAGE", "FROM", "CONTINUED", "SEE", "NOT", "USED", "HOT", "DISTRIBUTION"}
+
+
+def wiring_text(text: str) -> str:
+    """Label fixes that hold on wiring diagrams: `c302` -> `C302`, `-5 GN/WT` -> `.5 GN/WT`."""
+    text = re.sub(r"\b([csg])(\d{3})\b", lambda m: m.group(1).upper() + m.group(2), clean_text(text))
+    return re.sub(r"(?<!\S)-(5|75)(?=\s?[A-Z]{2})", r".\1", text)
+
+
+def wiring_block(lines: list[dict], words: list[dict], page_label: str | None) -> dict:
+    """`words` are all the page's words: ids like `C114` are tiny and often scored low, so they are
+    looked for there, not only in the lines that passed the garbage filter."""
+    lines = sorted(lines, key=lambda l: (l["bbox"][1], l["bbox"][0]))
+    texts = [wiring_text(l["text"]) for l in lines]
+    line_words = [{**w, "text": wiring_text(w["text"])} for l in lines for w in l["words"]]
+    fuses = {}
+    for t in texts:  # `FUSE 17 (7.5 AMP)` written on one line
+        for m in re.finditer(r"FUSE\s+(\d{1,2})\s*\(?\s*(\d{1,2}(?:\.\d)?)\s*AMP", t):
+            fuses.setdefault(m.group(1), f"{m.group(2)} A")
+    for i, w in enumerate(line_words):
+        if w["text"] == "FUSE" and i + 1 < len(line_words) and re.fullmatch(r"\d{1,2}", line_words[i + 1]["text"]):
+            fuses.setdefault(line_words[i + 1]["text"], fuse_rating_below(w, line_words))
+    wires = []
+    for t in texts:
+        for m in WIRE_RE.finditer(t):
+            size = {"75": ".75", "5": ".5"}.get(m.group(1), m.group(1))  # the leading dot is one pixel
+            wires.append({"size": size, "colour": m.group(2).replace(" ", "")})
+    all_text = "\n".join(texts)
+    ids = sorted(set(CONNECTOR_RE.findall(all_text + "\n" + " ".join(wiring_text(w["text"]) for w in words))))
+    refs = sorted({m for m in re.findall(r"\b(\d{4}-\d{1,2})\b", all_text) if m != page_label})
+    return {
+        "kind": "wiring",
+        "lines": lines,
+        "fields": {
+            "fuses": [{"id": k, "rating": v} for k, v in sorted(fuses.items(), key=lambda kv: int(kv[0]))],
+            "wires": [dict(t) for t in dict.fromkeys(tuple(w.items()) for w in wires)],
+            "connectors": [i for i in ids if i.startswith("C")],
+            "splices": [i for i in ids if i.startswith("S")],
+            "grounds": [i for i in ids if i.startswith("G")],
+            "components": component_labels(lines),
+            "page_refs": refs,
+        },
+    }
+
+
+def fuse_rating_below(fuse: dict, words: list[dict]) -> str | None:
+    h = fuse["bbox"][3] - fuse["bbox"][1]
+    for i, w in enumerate(words):
+        if w["text"].rstrip(".:") == "AMP" and i > 0:
+            num = words[i - 1]
+            dy = num["bbox"][1] - fuse["bbox"][3]
+            if -0.3 * h < dy < 2.5 * h and abs(num["bbox"][0] - fuse["bbox"][0]) < 4 * h:
+                value = num["text"].strip(".:")
+                if re.fullmatch(r"\d{1,2}(\.\d)?", value):
+                    return f"{value} A"
+    return None
+
+
+def component_labels(lines: list[dict]) -> list[str]:
+    """Component names are printed in capitals, often over several stacked lines (`LEFT / FRONT
+    SEAT / HEATER / SWITCH`): stack lines that share a left edge, keep stacks that name a part."""
+    caps = [l for l in lines if re.fullmatch(r"[A-Z][A-Z ,/\-]*", clean_text(l["text"]).strip("()"))]
+    stacks: list[list[dict]] = []
+    for l in sorted(caps, key=lambda l: (l["bbox"][1], l["bbox"][0])):
+        h = l["bbox"][3] - l["bbox"][1]
+        for s in stacks:
+            last = s[-1]
+            if abs(last["bbox"][0] - l["bbox"][0]) < 1.5 * h and 0 <= l["bbox"][1] - last["bbox"][3] < 1.2 * h:
+                s.append(l)
+                break
+        else:
+            stacks.append([l])
+    names = []
+    for s in stacks:
+        name = " ".join(clean_text(l["text"]) for l in s)
+        words = set(name.split())
+        if words & COMPONENT_NOUNS and not words & NOT_COMPONENT and name not in names:
+            names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Index (contents) pages: one block, entries as fields.
+
+INDEX_LINE_RE = re.compile(r"^(?:(\d{2}\s?\d{2}\s?\d{3}|\d{2}\s?\d{2}\s?\.+|\d{3})\s+)?(.+?)[\s.…]*\s(\d{2}\s?[-–]\s?\d{1,3}\s?[a-z]?)$")
+
+
+def is_leader(token: str) -> bool:
+    """Dot leaders OCR to `......`, `:..ssseseeeee` or `ccsssseseseeeeeeseees`."""
+    if re.search(r"[.:…]{3,}", token):
+        return True
+    letters = token.lower()
+    return len(token) >= 8 and token.isalpha() and sum(letters.count(c) for c in "sec") >= 0.6 * len(token)
+
+
+def index_block(lines: list[dict], words: list[dict]) -> dict:
+    """Entries are rebuilt from all words, row by row: the dot leaders between title and page
+    make tesseract split rows and score whole lines low, so the line filter would lose them."""
+    rows: list[list[dict]] = []
+    for w in sorted(words, key=lambda w: w["bbox"][3]):
+        h = w["bbox"][3] - w["bbox"][1]
+        if rows and abs(rows[-1][-1]["bbox"][3] - w["bbox"][3]) < 0.5 * max(h, 8):
+            rows[-1].append(w)
+        else:
+            rows.append([w])
+    entries = []
+    for row in rows:
+        tokens = [w["text"] for w in sorted(row, key=lambda w: w["bbox"][0])
+                  if not is_leader(w["text"]) and (w["conf"] >= 20 or re.fullmatch(r"[A-Za-z]{3,}[.,:]?|[-–]", w["text"]))]
+        m = INDEX_LINE_RE.match(clean_text(" ".join(tokens)))
+        if m:
+            op = re.sub(r"^(\d\d)\s?(\d\d)\s?(\d{3})$", r"\1 \2 \3", m.group(1)) if m.group(1) else None
+            entries.append({"operation": op, "title": m.group(2).strip(" ."), "page": re.sub(r"\s", "", m.group(3))})
+    return {"kind": "index", "lines": lines, "fields": {"entries": entries}}
+
+
+def paragraph_blocks(lines: list[dict]) -> list[dict]:
+    """Plain running text (PDF text layers, foreign pages): paragraphs split at vertical gaps."""
+    blocks, prev = [], None
+    for l in sorted(lines, key=lambda l: (l["bbox"][1], l["bbox"][0])):
+        h = l["bbox"][3] - l["bbox"][1]
+        if prev is None or l["bbox"][1] - prev["bbox"][3] > 0.9 * max(h, 8):
+            blocks.append({"kind": "paragraph", "lines": [], "fields": {}})
+        blocks[-1]["lines"].append(l)
+        prev = l
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------
+# One page -> its page record and blocks. Runs in a worker process.
+
+WIRING_SETTINGS = {"psm": 11, "target_width": 3600}  # sparse labels, tiny print: all text, 2x
+
+
+def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[dict], int]:
+    """(page record, block records, number of tesseract runs)."""
+    from prep import ocr, sources
+
+    path = src_dir / ref.path
+    section_id, section_name = folder_section(ref.path)
+    label, header = None, []
+    scan, ocr_runs, ocr_seconds = None, 0, 0.0
+    if ref.method == "html":
+        lang, kind = "en", "spec-table"
+        built = [{"kind": "table", "fields": {**t, "title": " ".join(t["title"].split())}, "lines": []}
+                 for t in sources.html_tables(path)]
+        for b in built:
+            f = b["fields"]
+            b["text"] = "\n".join([f["title"], " | ".join(f["columns"])] + [" | ".join(c.replace("\n", " / ") for c in r) for r in f["rows"]])
+    elif ref.method == "pdf-text":
+        lines = [{"text": t, "bbox": box, "conf": None, "words": []} for t, box in sources.pdf_page_text(path, ref.page)]
+        lang = layout.detect_lang(lines)
+        kind = "foreign" if lang != "en" else "other"
+        built = paragraph_blocks(lines)
+    else:
+        file_hash = ocr.file_sha256(path)
+        image = None
+
+        def scan_with(settings):
+            nonlocal image, ocr_runs, ocr_seconds
+            key = ocr.cache_key(file_hash, ref.page, settings)
+            found = ocr.cached_scan(cache_dir, key)
+            if found is not None:
+                return found
+            if image is None:
+                image = sources.render_pdf_page(path, ref.page) if path.suffix.lower() == ".pdf" else sources.load_image(path)
+            result = ocr.scan_page(image, settings)
+            ocr.store_scan(cache_dir, key, result)
+            ocr_runs += 1
+            ocr_seconds += result["ocr_seconds"]
+            return result
+
+        scan = scan_with(ocr.OcrSettings())
+        lines = layout.page_lines(scan)
+        grids = layout.table_grids(scan)
+        lang = layout.detect_lang(lines)
+        label, header, lines = layout.split_header(lines, scan["height"])
+        kind = layout.classify_page(lines, lang, bool(grids), ref.path, label)
+        # Second passes, only where the first one tells us they are needed (and cached as well).
+        if kind == "wiring":
+            scan = scan_with(ocr.OcrSettings(**WIRING_SETTINGS))
+            label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
+        elif kind == "foreign" and lang == "it":
+            scan = scan_with(ocr.OcrSettings(lang="ita"))
+            label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
+        built = [b for i, g in enumerate(grids) for b in table_blocks(scan, i, g)] if kind == "spec-table" else []
+        if kind == "spec-table" and not built:
+            kind = "repair"  # ruled, but not a spec table (a boxed photo page): read it as text
+        if kind == "spec-table":
+            if label is None and built:  # torque pages print `11 - 4 Engine` in the table header
+                m = re.match(r"^(\d{2})\s?[-–]?\s?(\d{1,3})\b", built[0]["fields"]["page_title"])
+                label = f"{m.group(1)}-{m.group(2)}" if m else None
+            outside = [l for l in lines if not any(layout.inside(l["bbox"], g["bbox"]) for g in grids)]
+            built += [b for b in paragraph_blocks(outside) if not re.search(r"\.frb\b|^\d\d/\d\d/\d\d$", " ".join(l["text"] for l in b["lines"]))]
+        elif kind == "wiring":
+            built = [wiring_block(lines, scan["words"], label)]
+        elif kind == "index":
+            built = [index_block(lines, [w for w in scan["words"] if not any(layout.inside(w["bbox"], h["bbox"]) for h in header)])]
+        elif kind == "foreign":
+            built = paragraph_blocks(lines)
+        else:
+            built = repair_blocks(layout.columns(lines, scan["width"]))
+    if kind == "spec-table" and built and built[0]["fields"].get("page_title"):
+        # a torque page files its rows under the section printed in its header (`11 - 4 Engine`)
+        m = re.match(r"^(\d{2})\s?[-–]?\s?\d+\s+([A-Za-z][\w ,&/]*?)[\s\-–]*$", " ".join(built[0]["fields"]["page_title"].split()))
+        if m:
+            section_id, section_name = m.group(1), m.group(2)
+    if section_id is None and label:  # electrical manual: `POWER DISTRIBUTION 0670-3`
+        section_id = label.split("-")[0]
+        title = re.sub(layout.PAGE_LABEL_RE, "", header[0]["text"]).strip() if header else ""
+        section_name = title.title() or None
+    # The file name (`51-163.jpg`) vouches for the label where the OCR'd one is missing or does not
+    # belong to the folder's section (`91-163`: a 5 read as 9).
+    m = re.match(r"^(\d{2,4})-0*(\d{1,3}[a-z]?)", Path(ref.path).stem)
+    stem_label = f"{m.group(1)}-{m.group(2)}" if m else None
+    if stem_label and (label is None or (section_id and kind != "spec-table" and not label.startswith(section_id + "-"))):
+        label = stem_label
+
+    records = []
+    for n, b in enumerate(built, start=1):
+        lines_ = b.get("lines") or []
+        confs = [l["conf"] for l in lines_ if l.get("conf") is not None]
+        text = b.get("text") or "\n".join(clean_text(l["text"]) for l in lines_)
+        fields = b.get("fields", {})
+        if b.get("figures"):
+            fields = {**fields, "figures": b["figures"]}
+        records.append({
+            "id": f"{ref.path}#p{ref.page}#b{n}",
+            "kind": b["kind"],
+            "text": text,
+            "fields": fields,
+            "context": b.get("context") or {"operation": None, "operation_title": None, "subhead": None, "symptom": None},
+            "source": {
+                "path": ref.path, "page": ref.page, "page_label": label,
+                "section_id": section_id, "section_name": section_name,
+                "bbox": b.get("bbox") or (block_bbox(b) if lines_ else None),
+                "ocr_conf": b.get("conf", round(sum(confs) / len(confs), 1) if confs else None),
+                "method": ref.method,
+            },
+            "page_kind": kind,
+            "lang": lang,
+        })
+    confs = [r["source"]["ocr_conf"] for r in records if r["source"]["ocr_conf"] is not None]
+    page = {
+        "path": ref.path, "page": ref.page, "page_label": label, "section_id": section_id,
+        "section_name": section_name, "page_kind": kind, "lang": lang, "method": ref.method,
+        "n_blocks": len(records), "ocr_conf": round(sum(confs) / len(confs), 1) if confs else None,
+        "ocr_seconds": round(ocr_seconds, 2), "cached": ref.method == "ocr" and ocr_runs == 0,
+    }
+    return page, records, ocr_runs
+
+
+def read_page_safely(src_dir: Path, ref: PageRef, cache_dir: Path):
+    """Worker entry: a page that fails becomes an error line, never a dead run."""
+    try:
+        return ref, *read_page(src_dir, ref, cache_dir), None
+    except Exception as e:  # noqa: BLE001
+        return ref, None, [], 0, f"{ref.path}{f' page {ref.page}' if ref.page > 1 else ''}: {type(e).__name__}: {e}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The run: list, read in parallel with a progress bar, write sorted.
+
+
+@dataclass
+class BlocksResult:
+    pages: int = 0
+    blocks: int = 0
+    ocr_runs: int = 0  # tesseract calls made in this run; 0 on a fully cached re-run
+    cached_pages: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = DEFAULT_CACHE,
+                 progress: bool = True) -> BlocksResult:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from prep.sources import list_pages
+
+    t0 = time.time()
+    src_dir, out_dir, cache_dir = Path(src_dir), Path(out_dir), Path(cache_dir)
+    refs, errors = list_pages(src_dir)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    result = BlocksResult(errors=list(errors))
+    pages, records = [], []
+
+    columns = [TextColumn("pages"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("pages", total=len(refs), rate="")
+
+        def collect(ref, page, recs, runs, error):
+            if error:
+                print(f"error: {error}", file=sys.stderr)
+                result.errors.append(error)
+            else:
+                pages.append(page)
+                records.extend(recs)
+                result.ocr_runs += runs
+                result.cached_pages += page["cached"]
+            done = bar.tasks[0].completed + 1
+            bar.update(task, advance=1, rate=f"{done / max(time.time() - t0, 1e-6):.2f} pages/s")
+
+        if jobs <= 1:
+            for ref in refs:
+                collect(*read_page_safely(src_dir, ref, cache_dir))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(read_page_safely, src_dir, ref, cache_dir) for ref in refs]
+                for fut in as_completed(futures):
+                    collect(*fut.result())
+
+    order = {(r.path, r.page): i for i, r in enumerate(refs)}
+    pages.sort(key=lambda p: order[(p["path"], p["page"])])
+    records.sort(key=lambda r: (order[(r["source"]["path"], r["source"]["page"])], int(r["id"].rsplit("#b", 1)[1])))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out_dir / "blocks.jsonl", records)
+    write_jsonl(out_dir / "pages.jsonl", pages)
+    (out_dir / "errors.txt").write_text("".join(f"{e}\n" for e in result.errors))
+    result.pages, result.blocks = len(pages), len(records)
+    for p in pages:
+        result.kinds[p["page_kind"]] = result.kinds.get(p["page_kind"], 0) + 1
+    result.seconds = round(time.time() - t0, 2)
+    return result
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,24 @@
+"""The whole chain on the sample manual, each stage through its own command:
+render → prep → train (a few real CPU steps) → export q4_k_m → serve.py ask."""
+
+import json
+
+from conftest import read_jsonl, run
+
+
+def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, exported):
+    # the dataset loads with `datasets` (checked in test_dataset) and holds every task the sample has
+    tasks = {r["meta"]["task"] for r in read_jsonl(sample_dataset / "hf_train.jsonl")}
+    assert tasks == {"spec", "procedure", "explanation", "wiring", "troubleshooting"}
+
+    question = next(r for r in read_jsonl(sample_dataset / "hf_val.jsonl") if r["meta"]["task"] == "spec")
+    text = question["messages"][0]["content"].split("] ", 1)[1]
+    done = run("serve.py", "ask", str(exported["q4_k_m"]), text, "--task", "spec", "--json",
+               "--max-tokens", "96", "--spec-index", str(sample_dataset / "spec_index.jsonl"))
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reply["answer"].strip()
+    assert reply["finish_reason"] == "stop"       # ended at <|im_end|>, before max_tokens
+    assert "<|im_end|>" not in reply["answer"] and "<|im_start|>" not in reply["answer"]
+    for check in reply.get("spec_check", []):     # a number is only ever "checked" with a source
+        assert check["status"] in ("match", "unmatched")
+        assert (check["status"] == "match") == bool(check.get("source"))
