@@ -106,7 +106,7 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
         label_lines = [l.strip() for l in cells[0].splitlines() if l.strip()]
         measures = [m.strip() for m in cells[col["measure"]].splitlines() if m.strip()]
         units = [u.strip() for u in cells[col["unit"]].splitlines() if u.strip()]
-        type_ = cells[col["type"]].replace("\n", " ").strip()
+        type_ = clean_code(cells[col["type"]])
         screw = cells[col["screw"]].replace("\n", " ").strip()
         if not measures:
             if not label_lines and not type_:
@@ -115,19 +115,20 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
             if type_ or re.match(r"(?i)engine\b", first):
                 variant = type_ or first          # "Engine K20, bolts with 12-point head" / Type "K20"
             else:
-                component = re.sub(r"^\d*\s*[A-Z]{1,3}\d*\s+(?=[A-Z][a-z])", "", first)  # drop "2AZ " codes
+                component = strip_code(first)  # drop "2AZ " codes
                 variant = None
             stage = 0
             continue
         # One stage per line when a cell holds several (a scan can merge rows).
         for i, value in enumerate(measures):
-            label = label_lines[i] if i < len(label_lines) and len(label_lines) == len(measures) else \
-                (label_lines[0] if len(label_lines) == 1 else "")
+            # One label line per value, or a label with a remark under it ("torque angle / Engine cold.")
+            label = label_lines[i] if len(label_lines) == len(measures) else \
+                (label_lines[0] if len(measures) == 1 and label_lines else "")
             unit = units[i] if i < len(units) else (units[-1] if units else "")
             if re.match(r"(?i)engine\b", label):   # "Engine K20 | M10 | 65 | Nm": a variant with one value
                 variant, label = label, ""
             elif label and component is None or (label and re.match(r"^\d*\s*[A-Z]{1,3}\d*\s+[A-Z][a-z]", label)):
-                component = re.sub(r"^\d*\s*[A-Z]{1,3}\d*\s+(?=[A-Z][a-z])", "", label)
+                component = strip_code(label)
                 label = ""
             stage += 1
             main_unit, alt = split_alt_unit(unit)
@@ -144,6 +145,17 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
         if counts[(f["component"], f["variant"])] == 1:
             f["stage"] = None
     return facts
+
+
+def clean_code(cell: str) -> str:
+    """A Type cell as printed, without the specks a scan leaves around it (`|K20`, `'k25`)."""
+    text = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9)]+$", "", " ".join(cell.split()))
+    return re.sub(r"\b([a-z])(\d\d)\b", lambda m: m[1].upper() + m[2], text)
+
+
+def strip_code(text: str) -> str:
+    """`1AZ Cylinder head bolts` / `2AZ_ Oil sump` → the component's name without the table's row code."""
+    return re.sub(r"^\d?\s*[A-Z]{1,3}\d*[\W_]*\s+(?=[A-Z][a-z])", "", text).strip()
 
 
 def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], header_variants: list[str]) -> list[dict]:

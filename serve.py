@@ -1,0 +1,674 @@
+"""Serve the fine-tuned GGUF at the workbench: offline, on a laptop CPU, through llama.cpp.
+
+    python serve.py chat exports/model.gguf                      # interactive, streams tokens
+    python serve.py ask exports/model.gguf "Cylinder head bolt torque?" --task spec [--json]
+    python serve.py api exports/model.gguf --port 8000           # OpenAI-compatible, loopback only
+    python serve.py api exports/model.gguf --host 0.0.0.0 --api-key "$KEY"   # shared on the LAN
+
+Every number with a unit in an answer is checked against the manual's spec tables
+(`data/spec_index.jsonl` from prep, see spec_check.py): ✓ with section and page when the manual
+lists that value for the part asked about, ⚠ otherwise. The API returns the same as `spec_check`.
+
+Reads order: settings → model file checks → load → spec index → prompt (chat template from the
+GGUF) → generation → the three commands (ask, chat, api). Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+import spec_check
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Offline chat with the fine-tuned service-manual model (llama.cpp).")
+
+# -----------------------------------------------------------------------------
+# settings
+
+@dataclass
+class Settings:
+    """What one serve.py run uses: the kit config's `serve:` section (config.py, --config) with
+    the command's flags on top. Defaults here are the same as config.ServeConfig's."""
+    model: Path
+    ctx: int = 2048
+    # prompt + answer must fit; 2048 holds a procedure and a few turns of history, and the KV
+    # cache stays small on a laptop.
+    threads: int = 0
+    # 0 = the machine's physical cores: llama.cpp decode is memory-bound and hyper-threads slow it.
+    max_tokens: int = 256
+    temperature: float = 0.0
+    # 0 = greedy: the same question gives the same answer at the bench, which a mechanic can trust.
+    system: Optional[str] = None
+    # None = the chat template's own default system turn: prep trains without a system message,
+    # so the template's default is what the fine-tune saw.
+    spec_index: Optional[Path] = None
+    data_dir: Path = Path("data")
+    # where prep wrote spec_index.jsonl (config data.dir): the index looked up after the model's folder
+
+
+def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, threads: int,
+                     max_tokens: int | None, temperature: float | None, system: str | None,
+                     spec_index: Path | None) -> Settings:
+    """Config file (or config.py's defaults) first, then every flag that was given."""
+    from config import ConfigError, load_config
+
+    try:
+        kit = load_config(config_path)
+    except ConfigError as e:
+        raise fail(str(e))
+    return Settings(
+        model=model, threads=threads, system=system, spec_index=spec_index, data_dir=kit.data.dir,
+        ctx=kit.serve.ctx if ctx is None else ctx,
+        max_tokens=kit.serve.max_tokens if max_tokens is None else max_tokens,
+        temperature=kit.serve.temperature if temperature is None else temperature)
+
+
+class Task(str, Enum):
+    # config.TASKS, spelled out here so that `--help` needs no pydantic import
+    spec = "spec"
+    procedure = "procedure"
+    explanation = "explanation"
+    wiring = "wiring"
+    troubleshooting = "troubleshooting"
+
+
+# The training format: the user turn starts with the task tag (prep writes "[SPEC] question").
+TASK_PREFIX = {
+    Task.spec: "[SPEC]", Task.procedure: "[PROCEDURE]", Task.explanation: "[EXPLANATION]",
+    Task.wiring: "[WIRING]", Task.troubleshooting: "[TROUBLESHOOTING]",
+}
+
+
+def user_turn(question: str, task: Task | None) -> str:
+    return f"{TASK_PREFIX[task]} {question}" if task else question
+
+
+def strip_task_prefix(text: str) -> str:
+    for prefix in TASK_PREFIX.values():
+        if text.startswith(prefix):
+            return text[len(prefix):].lstrip()
+    return text
+
+
+def physical_cores() -> int:
+    import psutil
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def fail(message: str) -> typer.Exit:
+    """A usage error: one line a user can act on, exit 2 (STYLE: fail early, in words)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def check_settings(s: Settings) -> None:
+    """Everything that can be wrong before the model is loaded."""
+    if not s.model.is_file():
+        raise fail(f"{s.model}: no such file (give the .gguf that export.py wrote)")
+    with open(s.model, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise fail(f"{s.model}: not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+    if s.ctx < 64:
+        raise fail(f"--ctx {s.ctx} is too small (at least 64 tokens)")
+    if not 0 < s.max_tokens < s.ctx:
+        raise fail(f"--max-tokens {s.max_tokens} must be between 1 and --ctx - 1 ({s.ctx - 1})")
+    if s.threads < 0:
+        raise fail(f"--threads {s.threads} must be >= 0 (0 = physical cores)")
+    if s.temperature < 0:
+        raise fail(f"--temperature {s.temperature} must be >= 0")
+    if s.spec_index is not None and not s.spec_index.is_file():
+        raise fail(f"--spec-index {s.spec_index}: no such file")
+
+
+# -----------------------------------------------------------------------------
+# model: the GGUF, its chat template and its end-of-turn token
+
+@dataclass
+class Model:
+    llm: Any                      # llama_cpp.Llama
+    formatter: Any                # llama_cpp.llama_chat_format.Jinja2ChatFormatter
+    name: str
+    n_ctx: int
+    threads: int
+    load_s: float
+    stop: list[str]               # the template's end-of-turn text ...
+    stopping_criteria: Any        # ... and token id: the answer ends at end of turn
+    # llama.cpp contexts are not thread-safe: the API's request threads take turns on this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_model(s: Settings) -> Model:
+    from llama_cpp import Llama, llama_chat_format
+
+    threads = s.threads or physical_cores()
+    start = time.perf_counter()
+    # chat_format pinned to the GGUF's own template: llama-cpp-python would otherwise swap in a
+    # built-in format it guesses from the template, and the answer must be formatted exactly as
+    # in training and stop at the template's end-of-turn token.
+    llm = Llama(model_path=str(s.model), n_ctx=s.ctx, n_threads=threads, n_threads_batch=threads,
+                chat_format="chat_template.default", verbose=False)
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise fail(f"{s.model}: no tokenizer.chat_template in the GGUF metadata; re-export it "
+                   "with the tokenizer's chat template so answers stop at end of turn")
+    eos_id = llm.token_eos()
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+        bos_token=llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else "",
+        stop_token_ids=[eos_id],
+    )
+    # The same stop string and stop-token check llama-cpp-python's chat handler uses.
+    rendered = formatter(messages=[{"role": "user", "content": "ping"}])
+    # llama.cpp pads the context up (to a multiple of 256) but llama-cpp-python sizes its token
+    # buffer by the requested --ctx and crashes past it: the smaller of the two is the real limit.
+    n_ctx = min(s.ctx, llm.n_ctx())
+    return Model(llm=llm, formatter=formatter, name=s.model.stem, n_ctx=n_ctx,
+                 threads=threads, load_s=time.perf_counter() - start, stop=rendered.stop,
+                 stopping_criteria=rendered.stopping_criteria)
+
+
+# -----------------------------------------------------------------------------
+# spec index
+
+def find_spec_index(s: Settings) -> Path | None:
+    """--spec-index, else spec_index.jsonl beside the model, else data.dir/spec_index.jsonl."""
+    if s.spec_index is not None:
+        return s.spec_index
+    for candidate in (s.model.parent / "spec_index.jsonl", s.data_dir / "spec_index.jsonl"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_spec_facts(s: Settings) -> list[spec_check.SpecFact] | None:
+    """The facts, or None (and one line saying so) when there is no index to check against."""
+    path = find_spec_index(s)
+    if path is None:
+        typer.echo(f"note: no spec index found (no --spec-index, none beside the model, none at "
+                   f"{s.data_dir / 'spec_index.jsonl'}); numbers in answers are NOT checked", err=True)
+        return None
+    try:
+        return spec_check.load_spec_index(path)
+    except (ValueError, OSError) as e:
+        raise fail(f"spec index {e}")
+
+
+# -----------------------------------------------------------------------------
+# prompt and generation: one path for ask, chat and the API
+
+class PromptTooLong(ValueError):
+    def __init__(self, prompt_tokens: int, max_tokens: int, n_ctx: int):
+        self.prompt_tokens, self.max_tokens, self.n_ctx = prompt_tokens, max_tokens, n_ctx
+        super().__init__(
+            f"prompt is {prompt_tokens} tokens; with max_tokens {max_tokens} that exceeds the "
+            f"context window of {n_ctx} tokens (prompt must be at most {n_ctx - max_tokens}): "
+            "shorten the conversation, lower max_tokens, or restart the server with a larger --ctx")
+
+
+def prompt_tokens(model: Model, messages: list[dict], max_tokens: int) -> list[int]:
+    """The chat-template prompt as tokens, refused when it leaves no room for max_tokens.
+
+    Rendering and tokenising exactly as llama-cpp-python's chat handler does, once, gives both
+    the count we need for the check and the tokens we hand to the model.
+    """
+    rendered = model.formatter(messages=messages)
+    tokens = model.llm.tokenize(rendered.prompt.encode("utf-8"),
+                                add_bos=not rendered.added_special, special=True)
+    if len(tokens) + max_tokens > model.n_ctx:
+        raise PromptTooLong(len(tokens), max_tokens, model.n_ctx)
+    return tokens
+
+
+@dataclass
+class Answer:
+    text: str
+    finish_reason: str            # "stop" (end of turn) or "length" (hit max_tokens)
+    prompt_tokens: int
+    completion_tokens: int
+    first_token_s: float          # from the call to the first text piece
+    total_s: float
+
+
+def generate(model: Model, tokens: list[int], max_tokens: int, temperature: float,
+             on_text: Callable[[str], None] = lambda piece: None) -> Answer:
+    """Stream one answer; `on_text` gets each piece as it comes (terminal, SSE, or nothing)."""
+    start = time.perf_counter()
+    first = None
+    pieces, finish = [], "length"
+    chunks = model.llm.create_completion(
+        prompt=tokens, max_tokens=max_tokens, temperature=temperature, stream=True,
+        stop=model.stop, stopping_criteria=model.stopping_criteria)
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        if choice["text"]:
+            if first is None:
+                first = time.perf_counter()
+            pieces.append(choice["text"])
+            on_text(choice["text"])
+        if choice["finish_reason"]:
+            finish = choice["finish_reason"]
+    end = time.perf_counter()
+    text = "".join(pieces)
+    return Answer(
+        text=text, finish_reason=finish, prompt_tokens=len(tokens),
+        # Stream chunks carry no usage; re-tokenising the answer counts it (EOS not included).
+        completion_tokens=len(model.llm.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0,
+        first_token_s=(first or end) - start, total_s=end - start)
+
+
+def build_messages(system: str | None, history: list[dict], user: str) -> list[dict]:
+    return ([{"role": "system", "content": system}] if system else []) + history + [
+        {"role": "user", "content": user}]
+
+
+def fit_history(model: Model, system: str | None, history: list[dict], user: str,
+                max_tokens: int) -> tuple[list[int], int]:
+    """Prompt tokens for the newest question, dropping the oldest turns until it fits.
+    Returns (tokens, turns dropped); raises PromptTooLong only if the question alone does not fit."""
+    dropped = 0
+    while True:
+        try:
+            return prompt_tokens(model, build_messages(system, history[2 * dropped:], user),
+                                 max_tokens), dropped
+        except PromptTooLong:
+            if 2 * dropped >= len(history):
+                raise
+            dropped += 1
+
+
+def check_lines(facts: list[spec_check.SpecFact] | None, question: str, answer: str) -> list[str]:
+    if facts is None:
+        return []
+    return [q.line() for q in spec_check.check_answer(facts, question, answer)]
+
+
+# -----------------------------------------------------------------------------
+# commands: options every command shares
+
+ModelArg = Annotated[Path, typer.Argument(help="The GGUF written by export.py.", show_default=False)]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="Kit YAML (configs/*.yaml): its serve: section sets the defaults of --ctx, "
+    "--max-tokens, --temperature; data.dir is where the spec index is looked for.")]
+CtxOpt = Annotated[Optional[int], typer.Option(
+    "--ctx", help="Context window in tokens, prompt + answer (default: serve.ctx of --config, 2048).", show_default=False)]
+ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads; 0 = physical cores.")]
+MaxTokensOpt = Annotated[Optional[int], typer.Option(
+    "--max-tokens", help="Longest answer in tokens (default: serve.max_tokens, 256).", show_default=False)]
+TemperatureOpt = Annotated[Optional[float], typer.Option(
+    "--temperature", help="0 = same answer every time (default: serve.temperature, 0).", show_default=False)]
+SpecIndexOpt = Annotated[Optional[Path], typer.Option(
+    "--spec-index", help="spec_index.jsonl from prep; default: beside the model, then data.dir of --config (data/).")]
+SystemOpt = Annotated[Optional[str], typer.Option(
+    "--system", help="System prompt; default: the chat template's own. The API uses it when "
+    "a request brings none.")]
+TaskOpt = Annotated[Optional[Task], typer.Option("--task", help="Task tag for the question.")]
+
+
+@app.command()
+def ask(model: ModelArg,
+        question: Annotated[str, typer.Argument(help="The question.", show_default=False)],
+        task: TaskOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+        config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
+        max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
+        spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
+    """One answer, for scripts: streamed to stdout, then the spec check."""
+    s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
+                         spec_index)
+    check_settings(s)
+    facts = load_spec_facts(s)
+    m = load_model(s)
+    try:
+        tokens = prompt_tokens(m, build_messages(s.system, [], user_turn(question, task)), s.max_tokens)
+    except PromptTooLong as e:
+        raise fail(str(e))
+    stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
+    answer = generate(m, tokens, s.max_tokens, s.temperature, stream)
+    if as_json:
+        checked = None if facts is None else [
+            q.as_json() for q in spec_check.check_answer(facts, question, answer.text)]
+        print(json.dumps({
+            "model": m.name, "question": question, "task": task.value if task else None,
+            "answer": answer.text, "finish_reason": answer.finish_reason,
+            "usage": {"prompt_tokens": answer.prompt_tokens,
+                      "completion_tokens": answer.completion_tokens},
+            "spec_check": checked,
+            "seconds": {"load": round(m.load_s, 3), "first_token": round(answer.first_token_s, 3),
+                        "total": round(answer.total_s, 3)},
+        }, ensure_ascii=False))
+        return
+    print()
+    for line in check_lines(facts, question, answer.text):
+        print(line)
+
+
+CHAT_HELP = """\
+commands:
+  /spec /procedure /explain /wiring /trouble   tag the next questions with that task
+                                               (add a question after it to ask at once)
+  /plain            no task tag
+  /reset            forget the conversation
+  /system TEXT      set the system prompt (/system alone shows it; /system - clears it)
+  /help             this text
+  /quit             leave (also Ctrl-D)
+multi-line input: end a line with \\ to continue it, or put \"\"\" alone on a line to open and
+close a block. Ctrl-C stops an answer; the conversation keeps what came before."""
+
+CHAT_TASKS = {"/spec": Task.spec, "/procedure": Task.procedure, "/explain": Task.explanation,
+              "/wiring": Task.wiring, "/trouble": Task.troubleshooting}
+
+
+def read_message(prompt: str) -> str:
+    """One message from the terminal: `\\` at the end of a line continues it, a \"\"\" line opens
+    a block closed by another. Raises EOFError at end of input."""
+    line = input(prompt)
+    if line.strip() == '"""':
+        lines = []
+        while (line := input("... ")).strip() != '"""':
+            lines.append(line)
+        return "\n".join(lines)
+    lines = []
+    while line.endswith("\\"):
+        lines.append(line[:-1])
+        line = input("... ")
+    return "\n".join(lines + [line])
+
+
+@app.command()
+def chat(model: ModelArg, task: TaskOpt = None,
+         config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
+         max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
+         spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
+    """Interactive chat: answers stream, history stays within the context window."""
+    s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
+                         spec_index)
+    check_settings(s)
+    facts = load_spec_facts(s)
+    m = load_model(s)
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (line editing and arrow-key history for input())
+    print(f"{m.name} · ctx {m.n_ctx} · threads {m.threads} · loaded in {m.load_s:.1f}s · "
+          f"spec check {'on, ' + str(len(facts)) + ' facts' if facts is not None else 'off'} · "
+          "/help for commands")
+    history: list[dict] = []
+    while True:
+        try:
+            text = read_message(f"you{' [' + task.value + ']' if task else ''}> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not text:
+            continue
+        if text.startswith("/"):
+            command, _, rest = text.partition(" ")
+            rest = rest.strip()
+            if command in ("/quit", "/exit"):
+                return
+            if command == "/help":
+                print(CHAT_HELP)
+                continue
+            if command == "/reset":
+                history.clear()
+                print("(conversation forgotten)")
+                continue
+            if command == "/system":
+                if rest:
+                    s.system = None if rest == "-" else rest
+                print(f"(system prompt: {s.system or 'the chat template default'})")
+                continue
+            if command == "/plain" or command in CHAT_TASKS:
+                task = CHAT_TASKS.get(command)
+                print(f"(task: {task.value if task else 'none'})")
+                if not rest:
+                    continue
+                text = rest
+            else:
+                print(f"(unknown command {command}; /help lists them)")
+                continue
+        user = user_turn(text, task)
+        try:
+            tokens, dropped = fit_history(m, s.system, history, user, s.max_tokens)
+        except PromptTooLong as e:
+            print(f"(not asked: {e})")
+            continue
+        if dropped:
+            del history[:2 * dropped]
+            print(f"(dropped the {dropped} oldest turn{'s' if dropped > 1 else ''} to fit the "
+                  f"{m.n_ctx}-token context)")
+        print("bot> ", end="", flush=True)
+        try:
+            answer = generate(m, tokens, s.max_tokens, s.temperature,
+                              lambda piece: print(piece, end="", flush=True))
+        except KeyboardInterrupt:
+            # The half answer is not kept: the next prompt must not build on a cut-off turn.
+            print("\n(stopped)")
+            continue
+        print()
+        if answer.finish_reason == "length":
+            print(f"(answer cut at --max-tokens {s.max_tokens})")
+        for line in check_lines(facts, text, answer.text):
+            print(line)
+        history += [{"role": "user", "content": user}, {"role": "assistant", "content": answer.text}]
+
+
+# -----------------------------------------------------------------------------
+# api: OpenAI-compatible, on the standard library's threading HTTP server
+
+# Why not llama_cpp.server: it needs fastapi, uvicorn, sse-starlette, starlette-context and
+# pydantic-settings, formats prompts on its own path (the benchmark would measure a different
+# generation loop), and adding the `spec_check` field and the oversize/lock rules means patching
+# its routes. Two endpoints on http.server are ~120 lines we can read and test in full.
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any prompt that fits a context; stops a runaway upload
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere: treat as exposed
+
+
+def openai_error(message: str, kind: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def request_messages(body: Any) -> list[dict]:
+    """The request's messages as plain {role, content} strings; ValueError names what is wrong.
+    Content given as a list of parts (newer clients) keeps its text parts."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise ValueError("'messages' must be a non-empty list of {role, content}")
+    out = []
+    for i, msg in enumerate(body["messages"]):
+        if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
+            raise ValueError(f"messages[{i}].role must be one of system, user, assistant")
+        content = msg.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if not isinstance(content, str):
+            raise ValueError(f"messages[{i}].content must be a string")
+        out.append({"role": msg["role"], "content": content})
+    return out
+
+
+def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | None,
+                host: str, port: int, api_key: str | None):
+    """A ThreadingHTTPServer bound to host:port (port 0 = any free port), not yet serving."""
+    import hmac
+    import uuid
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    created = int(time.time())
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "serve.py"
+
+        def send_json(self, status: int, obj: dict) -> None:
+            data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def authorised(self) -> bool:
+            if api_key is None:
+                return True
+            given = self.headers.get("Authorization", "")
+            if hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+                return True
+            self.send_json(401, openai_error("missing or wrong API key: send 'Authorization: "
+                                             "Bearer KEY'", code="invalid_api_key"))
+            return False
+
+        def do_GET(self) -> None:
+            if not self.authorised():
+                return
+            if urlsplit(self.path).path.rstrip("/") == "/v1/models":
+                self.send_json(200, {"object": "list", "data": [
+                    {"id": model.name, "object": "model", "created": created, "owned_by": "local"}]})
+            else:
+                self.send_json(404, openai_error(f"no route GET {self.path}", code="not_found"))
+
+        def do_POST(self) -> None:
+            if not self.authorised():
+                return
+            if urlsplit(self.path).path.rstrip("/") != "/v1/chat/completions":
+                self.send_json(404, openai_error(f"no route POST {self.path}", code="not_found"))
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self.send_json(413, openai_error(f"request body over {MAX_BODY_BYTES} bytes"))
+                return
+            try:
+                body = json.loads(self.rfile.read(length) or b"null")
+                messages = request_messages(body)
+                max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or s.max_tokens)
+                temperature = float(body.get("temperature", s.temperature) or 0.0)
+                if max_tokens < 1:
+                    raise ValueError("max_tokens must be at least 1")
+            except (ValueError, TypeError) as e:
+                self.send_json(400, openai_error(f"bad request: {e}"))
+                return
+            if s.system and messages[0]["role"] != "system":
+                messages.insert(0, {"role": "system", "content": s.system})
+            question = next((strip_task_prefix(m["content"]) for m in reversed(messages)
+                             if m["role"] == "user"), "")
+            completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+            with model.lock:
+                try:
+                    tokens = prompt_tokens(model, messages, max_tokens)
+                except PromptTooLong as e:
+                    self.send_json(400, openai_error(str(e), code="context_length_exceeded",
+                                                     param="messages"))
+                    return
+                if body.get("stream"):
+                    self.stream_answer(completion_id, tokens, max_tokens, temperature, question)
+                    return
+                try:
+                    answer = generate(model, tokens, max_tokens, temperature)
+                except Exception as e:  # a llama.cpp failure must answer, not drop the connection
+                    self.send_json(500, openai_error(f"generation failed: {e}", kind="server_error"))
+                    return
+            self.send_json(200, {
+                "id": completion_id, "object": "chat.completion", "created": int(time.time()),
+                "model": model.name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                             "logprobs": None, "finish_reason": answer.finish_reason}],
+                "usage": {"prompt_tokens": answer.prompt_tokens,
+                          "completion_tokens": answer.completion_tokens,
+                          "total_tokens": answer.prompt_tokens + answer.completion_tokens},
+                "spec_check": checked(question, answer.text),
+            })
+
+        def stream_answer(self, completion_id: str, tokens: list[int], max_tokens: int,
+                          temperature: float, question: str) -> None:
+            """SSE: a role chunk, one chunk per piece, then the finish chunk which also carries
+            `spec_check` (the whole answer is needed to check it), then `data: [DONE]`."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+
+            def event(delta: dict, finish: str | None = None, **extra: Any) -> None:
+                chunk = {"id": completion_id, "object": "chat.completion.chunk",
+                         "created": int(time.time()), "model": model.name,
+                         "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                      "finish_reason": finish}], **extra}
+                self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode("utf-8"))
+                self.wfile.flush()
+
+            try:
+                event({"role": "assistant", "content": ""})
+                answer = generate(model, tokens, max_tokens, temperature,
+                                  lambda piece: event({"content": piece}))
+                event({}, answer.finish_reason, spec_check=checked(question, answer.text))
+                self.wfile.write(b"data: [DONE]\n\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client left; raising out of generate() already stopped the decode
+
+    def checked(question: str, answer: str) -> list[dict] | None:
+        # null = no index loaded (not checked); [] = checked, the answer has no numbers with units
+        if facts is None:
+            return None
+        return [q.as_json() for q in spec_check.check_answer(facts, question, answer)]
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 64  # a burst of clients queues on the lock instead of being refused
+
+    return Server((host, port), Handler)
+
+
+@app.command()
+def api(model: ModelArg,
+        host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to bind.")] = 8000,
+        api_key: Annotated[Optional[str], typer.Option(
+            "--api-key", envvar="SERVE_API_KEY", help="Required when --host is not loopback.")] = None,
+        config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
+        max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
+        spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
+    """OpenAI-compatible /v1/chat/completions (stream or not) and /v1/models."""
+    if not is_loopback(host) and not api_key:
+        raise fail(f"--host {host} is reachable from other machines: set --api-key (or "
+                   "SERVE_API_KEY), or bind 127.0.0.1")
+    s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
+                         spec_index)
+    check_settings(s)
+    facts = load_spec_facts(s)
+    m = load_model(s)
+    try:
+        server = make_server(m, s, facts, host, port, api_key)
+    except OSError as e:
+        raise fail(f"cannot bind {host}:{port}: {e.strerror}")
+    typer.echo(f"serving {m.name} on http://{host}:{server.server_address[1]}/v1 · ctx {m.n_ctx} · "
+               f"threads {m.threads} · loaded in {m.load_s:.1f}s · spec check "
+               f"{'on' if facts is not None else 'off'} · Ctrl-C stops", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    app()

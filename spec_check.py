@@ -1,0 +1,341 @@
+"""Check the numbers in an answer against the manual's spec tables.
+
+Every number with a unit in an answer ("54 Nm", "90°", "0,8-1,1 mm") is looked up in the spec
+index that prep writes (`data/spec_index.jsonl`, one fact per line) among the facts for the part
+the question is about. A number whose value and unit equal such a fact is a match, shown with the
+fact's section and page; anything else is "unmatched": never shown as checked.
+
+    python spec_check.py data/spec_index.jsonl "Cylinder head bolt torque?" "Tighten to 54 Nm, then 90°."
+    python -m pytest tests/test_spec_check.py
+
+serve.py imports this file; it is pure Python (no model) so the checker is tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+# -----------------------------------------------------------------------------
+# units: every spelling a manual or a model writes, mapped to one canonical name
+
+# Longest spellings first so that "°C" wins over "°" and "mbar" over "bar". A spelling is only a
+# unit when no letter or digit follows it ("5 Nmm" is not Nm, "10 in the" is handled below).
+# Single capital letters (A, V, W) are case-sensitive: "2 a" in prose is not two amperes.
+UNIT_SPELLINGS: dict[str, list[str]] = {
+    "Nm": ["newton metres", "newton meters", "newton-metres", "newton-meters", "N·m", "N⋅m", "N.m",
+           "N-m", "N m", "Nm"],
+    "ft-lb": ["foot-pounds", "foot pounds", "lbf·ft", "lbf-ft", "lbf ft", "ft-lbf", "ft·lbf",
+              "ft-lbs", "ft·lbs", "ft lbs", "ft.lbs", "ft-lb", "ft·lb", "ft lb", "ft.lb", "lb-ft",
+              "lb·ft", "lb ft"],
+    "in-lb": ["inch-pounds", "lbf·in", "lbf-in", "in-lbs", "in·lbs", "in-lb", "in·lb", "lb-in",
+              "lb·in"],
+    "°C": ["degrees celsius", "degrees C", "deg C", "degC", "°C", "ºC", "℃"],
+    "°F": ["degrees fahrenheit", "degrees F", "deg F", "degF", "°F", "ºF", "℉"],
+    "°": ["degrees", "degree", "deg", "°", "º"],
+    "mbar": ["mbar"],
+    "bar": ["bar"],
+    "kPa": ["kPa"],
+    "MPa": ["MPa"],
+    "psi": ["psi"],
+    "mm": ["millimetres", "millimeters", "mm"],
+    "cm": ["cm"],
+    "in": ["inches", "inch", "in."],
+    "km": ["km"],
+    "mi": ["miles"],
+    "kΩ": ["kilohms", "kohms", "kohm", "kΩ", "kΩ"],
+    "Ω": ["ohms", "ohm", "Ω", "Ω"],
+    "mV": ["mV"],
+    "V": ["volts", "volt", "(?-i:V)"],
+    "mA": ["mA"],
+    "A": ["amperes", "ampere", "amps", "amp", "(?-i:A)"],
+    # "75W-90" / "5W30" is an oil grade, not watts
+    "W": ["watts", "(?-i:W)(?![-\\d])"],
+    "kW": ["kW"],
+    "PS": ["(?-i:PS)"],
+    "hp": ["bhp", "hp"],
+    "ml": ["millilitres", "milliliters", "ml", "cc"],
+    "L": ["litres", "liters", "litre", "liter", "ltr", "l"],
+    "qt": ["quarts", "quart", "qt"],
+    "rpm": ["rpm", "r/min", "min-1", "1/min"],
+    "kg": ["kg"],
+    "g": ["(?-i:g)"],
+}
+
+def _plain(spelling: str) -> str:
+    """The text a spelling matches: "(?-i:W)(?![-\\d])" → "W"."""
+    m = re.match(r"\(\?-i:([^)]*)\)", spelling)
+    return m.group(1) if m else spelling
+
+
+_CANONICAL = {"in": "in"}
+for _name, _spellings in UNIT_SPELLINGS.items():
+    for _s in _spellings:
+        _CANONICAL[_plain(_s)] = _name
+        _CANONICAL[_plain(_s).lower().replace(" ", "")] = _name
+
+
+def _spelling_pattern(s: str) -> str:
+    if s.startswith("(?-i:"):
+        return s
+    return r"\s?".join(re.escape(part) for part in s.split(" "))
+
+
+_ALL_SPELLINGS = sorted(
+    (s for spellings in UNIT_SPELLINGS.values() for s in spellings),
+    key=lambda s: len(_plain(s)), reverse=True)
+_UNIT_RE = "|".join(_spelling_pattern(s) for s in _ALL_SPELLINGS)
+
+# A bare "in" is only inches at the end of a clause ("0.5 in." / "0.5 in,"): "tighten 2 in the
+# order shown" is prose.
+_UNIT_RE += r"|in(?=\s*(?:$|[,;:)\]]))"
+
+_NUMBER = r"[-−]?\d+(?:[.,]\d+)*"
+# "0.8-1.1 mm", "0.8 to 1.1 mm", "between 0.8 and 1.1 mm": the unit after a range covers both ends.
+# "850 ± 50 rpm": a nominal value with its tolerance, kept together.
+QUANTITY_RE = re.compile(
+    rf"(?<![\w.,/-])(?:between\s+(?P<b_low>{_NUMBER})\s+and\s+(?P<b_high>{_NUMBER})"
+    rf"|(?P<low>{_NUMBER})(?:\s*(?:-|–|—|to)\s*(?P<high>{_NUMBER})|\s*(?:±|\+/-)\s*(?P<tol>{_NUMBER}))?)"
+    rf"\s?(?P<unit>{_UNIT_RE})(?![\w·⋅])",
+    re.IGNORECASE,
+)
+# "86.0 x 86.0 mm", "1412 / 1433 mm": numbers in a list before a unit share it.
+LIST_HEAD_RE = re.compile(rf"(?<![\w.,/-])((?:{_NUMBER}\s*(?:x|×|/)\s*)+)$")
+
+
+def canonical_unit(unit: str) -> str:
+    """The canonical name of a unit spelling ("N·m" → "Nm", "deg" → "°"); unknown spellings are
+    returned stripped so that an index written with an unusual unit still compares to itself."""
+    u = unit.strip()
+    if u in _CANONICAL:
+        return _CANONICAL[u]
+    return _CANONICAL.get(u.lower().replace(" ", ""), u)
+
+
+def number_value(text: str) -> Decimal | None:
+    """A number as written in a manual or an answer, decimal comma included: "2,5" → 2.5.
+
+    A comma followed by exactly three digits in a number whose integer part is not 0 is a
+    thousands separator ("10,000 km"); every other comma is a decimal comma ("0,025 mm", "2,5 bar").
+    """
+    t = text.strip().replace("−", "-").replace(" ", "")
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", t) and not re.match(r"-?0,", t):
+        t = t.replace(",", "")
+    elif t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")
+    try:
+        return Decimal(t)
+    except InvalidOperation:
+        return None
+
+
+def value_text(low: Decimal, high: Decimal | None = None, tol: Decimal | None = None) -> str:
+    """Normalised value for display and comparison: 45.0 → "45", a range as "0.8-1.1", a
+    tolerance as "850±50"."""
+    def one(d: Decimal) -> str:
+        return format(d.normalize(), "f")
+    if high is not None:
+        return f"{one(low)}-{one(high)}"
+    return one(low) if tol is None else f"{one(low)}±{one(tol)}"
+
+
+# -----------------------------------------------------------------------------
+# the index: one fact per line, written by prep
+
+@dataclass
+class SpecFact:
+    component: str
+    measure: str
+    value: str                # normalised, see value_text
+    unit: str                 # canonical, see canonical_unit
+    variant: str | None
+    stage: int | None
+    section_id: str
+    section_name: str
+    page: str
+    source: str               # the scanned page or file the fact was read from
+    words: frozenset[str] = field(default_factory=frozenset)   # the component's content words
+
+
+def load_spec_index(path: Path) -> list[SpecFact]:
+    """Read data/spec_index.jsonl into facts, one per value the manual gives.
+
+    prep writes a number with its unit ("value": "54", "unit": "Nm"), optionally an alternative
+    in other units ("alt": "40 ft-lb"), or, from spec sheets, a whole cell with the unit inside
+    and "unit" empty ("1.2 litres SAE 75W-90", "172 Nm @ 4300 rpm", "86.0 x 86.0 mm"). Every
+    number with a unit found there becomes a fact; a tolerance also accepts its nominal value.
+    A row with no number is skipped: the checker can only ever match numbers.
+    """
+    facts = []
+    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{line_no}: not JSON ({e.msg})") from None
+        value, unit = str(row.get("value") or "").strip(), str(row.get("unit") or "").strip()
+        values: list[tuple[str, str]] = []
+        parsed = _parse_value(value) if unit else None
+        if parsed is not None:
+            values.append((value_text(*parsed), canonical_unit(unit)))
+        else:
+            values += [(v, u) for _, v, u, _ in find_quantities(f"{value} {unit}".strip())]
+        values += [(v, u) for _, v, u, _ in find_quantities(str(row.get("alt") or ""))]
+        values += [(v.split("±")[0], u) for v, u in values if "±" in v]
+        for v, u in dict.fromkeys(values):
+            facts.append(SpecFact(
+                component=row.get("component") or "", measure=row.get("measure") or "",
+                value=v, unit=u, variant=row.get("variant"), stage=row.get("stage"),
+                section_id=str(row.get("section_id") or ""), section_name=row.get("section_name") or "",
+                page=str(row.get("page") or ""), source=row.get("source") or "",
+                words=content_words(row.get("component") or ""),
+            ))
+    return facts
+
+
+def _parse_value(text: str) -> tuple[Decimal, Decimal | None, Decimal | None] | None:
+    m = re.fullmatch(rf"\s*({_NUMBER})\s*(?:(?:-|–|—|to)\s*({_NUMBER})|(?:±|\+/-)\s*({_NUMBER}))?\s*", text)
+    if not m:
+        return None
+    parts = [number_value(g) if g else None for g in m.groups()]
+    if any(g and p is None for g, p in zip(m.groups(), parts)):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+# -----------------------------------------------------------------------------
+# relevance: which facts is a number in the answer allowed to match?
+
+_STOPWORDS = frozenset(
+    "a an the of for to on in at by with and or is are what which how much many does do should "
+    "i my me it its this that be value spec specs specification torque tighten tightening "
+    "please tell give".split())
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-case words minus stopwords, with a plural "s" dropped so "bolts" meets "bolt"."""
+    words = set()
+    for w in re.findall(r"[a-z0-9]+", text.lower()):
+        if w in _STOPWORDS or len(w) < 2:
+            continue
+        words.add(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+    return frozenset(words)
+
+
+def relevant_facts(facts: list[SpecFact], context: str) -> list[SpecFact]:
+    """The facts about the part named in `context` (the question plus the answer's sentence that
+    holds the number).
+
+    Rule: a fact counts when at least half of its component's content words are in the context,
+    and only the facts of the best-named part count: most component words found, then the
+    largest share of them. "Most words" keeps "cylinder head bolts on the K20 engine" on the head
+    bolts (3 words) rather than the spec sheet's "Engine" (1 word, but all of it); "largest share"
+    keeps "cylinder head bolts" off "cylinder head cover bolts" (3 of 4). When the context names
+    a variant the index knows ("K20"), facts for other variants drop out. A number with no
+    relevant fact stays unmatched: the checker would rather warn than vouch for a number that
+    belongs to another part.
+    """
+    words = content_words(context)
+    scored = []
+    for f in facts:
+        if not f.words:
+            continue  # a component with only generic words ("tightening torque") names no part
+        hits = len(f.words & words)
+        if hits / len(f.words) >= 0.5:
+            scored.append(((hits, hits / len(f.words)), f))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    chosen = [f for score, f in scored if score == best]
+    said = set(re.findall(r"\w+", context.lower()))
+    named = {t for f in chosen for t in _variant_tokens(f)} & said
+    if named:
+        chosen = [f for f in chosen if not f.variant or _variant_tokens(f) & named]
+    return chosen
+
+
+def _variant_tokens(f: SpecFact) -> set[str]:
+    # prep writes "K20", "K20, K25", or OCR leftovers such as "|k25"
+    return set(re.findall(r"\w+", (f.variant or "").lower()))
+
+
+# -----------------------------------------------------------------------------
+# the check
+
+@dataclass
+class Quantity:
+    text: str                 # as written in the answer
+    value: str                # normalised
+    unit: str                 # canonical
+    status: str               # "match" | "unmatched"
+    fact: SpecFact | None
+
+    def as_json(self) -> dict:
+        """The API's `spec_check` item: source is null unless the value is matched."""
+        source = None
+        if self.fact is not None:
+            f = self.fact
+            source = {"component": f.component, "measure": f.measure, "variant": f.variant,
+                      "stage": f.stage, "section_id": f.section_id, "section_name": f.section_name,
+                      "page": f.page, "file": f.source}
+        return {"value": self.value, "unit": self.unit, "text": self.text, "status": self.status,
+                "source": source}
+
+    def line(self) -> str:
+        """One line for the terminal: ✓ with section and page, or ⚠. Never ✓ without a fact."""
+        if self.status == "match" and self.fact is not None:
+            f = self.fact
+            what = f"{f.component} ({f.measure}{', stage ' + str(f.stage) if f.stage else ''})"
+            section = f"section {f.section_id} {f.section_name}".strip() if f.section_id or f.section_name else f.source
+            page = f", page {f.page}" if f.page else ""
+            return f"✓ {self.value} {self.unit} — {what}, {section}{page}"
+        return f"⚠ {self.value} {self.unit} — not in the manual's tables"
+
+
+def find_quantities(answer: str) -> list[tuple[str, str, str, int]]:
+    """(text, value, unit, start offset) for every number with a unit in `answer`."""
+    found = []
+    for m in QUANTITY_RE.finditer(answer):
+        unit = canonical_unit(m.group("unit"))
+        head = LIST_HEAD_RE.search(answer[:m.start()]) if not m.group("b_low") else None
+        if head:
+            for n in re.finditer(_NUMBER, head.group(1)):
+                if (v := number_value(n.group(0))) is not None:
+                    found.append((f"{n.group(0)} {m.group('unit')}", value_text(v), unit, head.start() + n.start()))
+        texts = [m.group("low") or m.group("b_low"), m.group("high") or m.group("b_high"), m.group("tol")]
+        numbers = [number_value(t) if t else None for t in texts]
+        if any(t and n is None for t, n in zip(texts, numbers)):
+            continue
+        found.append((m.group(0).strip(), value_text(*numbers), unit, m.start()))
+    return found
+
+
+def _sentence_at(text: str, pos: int) -> str:
+    # A decimal point is not a sentence end: split on ". " / newline, not on "0.8".
+    start = max(text.rfind(". ", 0, pos), text.rfind("\n", 0, pos), text.rfind("? ", 0, pos))
+    ends = [i for i in (text.find(". ", pos), text.find("\n", pos), text.find("? ", pos)) if i != -1]
+    return text[start + 1: min(ends) if ends else len(text)]
+
+
+def check_answer(facts: list[SpecFact], question: str, answer: str) -> list[Quantity]:
+    """Every number with a unit in `answer`, matched or not, in the order written."""
+    out = []
+    for text, value, unit, pos in find_quantities(answer):
+        candidates = relevant_facts(facts, question + "\n" + _sentence_at(answer, pos))
+        fact = next((f for f in candidates if f.unit == unit and f.value == value), None)
+        out.append(Quantity(text, value, unit, "match" if fact else "unmatched", fact))
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        print(__doc__.strip().splitlines()[0] + "\nusage: python spec_check.py INDEX.jsonl QUESTION ANSWER",
+              file=sys.stderr)
+        raise SystemExit(2)
+    for q in check_answer(load_spec_index(Path(sys.argv[1])), sys.argv[2], sys.argv[3]):
+        print(q.line())

