@@ -67,7 +67,8 @@ def main(
 
 
 def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bool,
-           push_to_hub: str | None = None, dry_run: bool = False) -> Path:
+           push_to_hub: str | None = None, dry_run: bool = False, timings: dict | None = None) -> Path:
+    """The whole export; `timings` (if given) receives the seconds of each step and quant."""
     # ---------------------------------------------------------------- check inputs before any work
     from config import ConfigError, load_config
 
@@ -95,7 +96,7 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         raise ExportError(f"{run_dir}/adapter was trained on {adapter_base!r}, but the run's config names "
                           f"{cfg.model.base!r} ({base}): export with the base it was trained on")
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    timings = {} if timings is None else timings
 
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as work:
         work = Path(work)
@@ -132,8 +133,10 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         # ------------------------------------------------------------ 4. verify against the merged model
         report = []
         if verify:
+            started = time.time()
             prompts = verify_prompts(cfg, cfg.export.verify_prompts)
             report = verify_files(merged, files, prompts)
+            timings["verify"] = time.time() - started
             print_report(report, files)
             failed = [r for r in report if not r["passed"]]
             if failed:
