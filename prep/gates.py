@@ -70,20 +70,34 @@ def garbage_share(text: str, with_count: bool = False):
     return (bad / len(tokens), bad) if with_count else bad / len(tokens)
 
 
+def text_junk(task: str, question: str, answer: str) -> str | None:
+    """The gates that need only the text of an example: they judge our rows and the original
+    pipeline's rows alike (scripts/junk_check.py prints both side by side)."""
+    if not (MIN_CHARS[task] <= len(answer) <= MAX_CHARS[task]):
+        return "answer length out of bounds"
+    if is_garbage(question) or is_garbage(answer):
+        return "OCR garbage"
+    if task == "spec":
+        if not VALUE_UNIT.search(answer):
+            return "spec answer has no number with a unit"
+        asked = re.sub(r"(?i)\b(?:what|is|the|does|manual|give|say|tell|me|need|spec|of|for|on|in|engine|section|"
+                       r"tightening|torque|angle|value|stages?|all|how|much|which|with)\b|\d+", " ", question)
+        if not re.search(r"[A-Za-z]{3,}", asked):
+            return "spec question names no specific part"
+    return None
+
+
 def check(example: Example) -> str | None:
     """The first failed gate's reason, or None when the example passes them all."""
     for block in example.blocks:
         if block.get("page_kind") in ("foreign", "index") or block.get("lang", "en") != "en":
             return "page is another language or an index"
     answer, question = example.answer, example.question
-    if not (MIN_CHARS[example.task] <= len(answer) <= MAX_CHARS[example.task]):
-        return "answer length out of bounds"
-    if is_garbage(question) or is_garbage(answer):
-        return "OCR garbage"
-    source = normalise(" ".join(block["text"] for block in example.blocks))
+    reason = text_junk(example.task, question, answer)
+    if reason:
+        return reason
+    source = normalise(" ".join(page_text(block) for block in example.blocks))
     if example.task == "spec":
-        if not VALUE_UNIT.search(answer):
-            return "spec answer has no number with a unit"
         spec = example.spec or {}
         named = f"{spec.get('component') or ''} {spec['facts'][0]['measure']}".lower()
         part_words = [w for w in re.findall(r"[a-z]{3,}", named) if w not in GENERIC]
@@ -104,6 +118,13 @@ def check(example: Example) -> str | None:
             if normalise(body) not in source:
                 return "answer not found in its source block"
     return None
+
+
+def page_text(block: dict) -> str:
+    """What the page says in this block: its text, plus each table cell as printed (the text joins
+    a cell's lines with ' / ', the cell keeps them)."""
+    rows = (block.get("fields") or {}).get("rows") or []
+    return " ".join([block["text"], *(cell for row in rows for cell in row if isinstance(cell, str))])
 
 
 def near_duplicate_key(example: Example) -> str:

@@ -1,0 +1,735 @@
+"""Evaluate: does the fine-tune know the manual better than the base model? Per task, side by side.
+
+    python evaluate.py --base embedded:smollm2-135m --adapter runs/cpu-demo \\
+        --gguf runs/cpu-demo/gguf/cpu-demo-q4_k_m.gguf            # → eval/ (table, eval.json, report.html)
+    python evaluate.py --adapter runs/cpu-demo --limit 3 --out /tmp/eval    # 3 rows per task, one model
+    python -m pytest tests/test_evaluate.py
+
+Every model answers every row of `--data` (prep's data/hf_val.jsonl) with the row's own prompt: the
+same chat template, the `[TASK]`-tagged user turn, greedy decoding (temperature 0) and the same
+`--max-new-tokens` for all three kinds of model (a base Hugging Face model, base + PEFT adapter, a
+GGUF through serve.py's own llama.cpp path). The answers are scored against the manual's answer:
+
+    SPEC              exact match of the numbers with their units after normalising ("50 Nm" = "50 N·m"
+                      = "50Nm", "2,5 bar" = "2.5 bar"; every stage of a multi-stage answer); the share
+                      of answers with a value the spec index does not hold for that part (spec_check.py)
+    PROCEDURE, TROUBLESHOOTING   ROUGE-L, chrF, the manual's steps found, and found in the right order
+    EXPLANATION, WIRING          ROUGE-L, chrF
+    every task        in shape: a value with a unit (SPEC), numbered steps (PROCEDURE, TROUBLESHOOTING),
+                      a sentence (EXPLANATION), a sentence naming a fuse, wire or page (WIRING)
+
+Every score is on a 0-100 scale, so differences read as points. Then the issue's success criteria,
+printed PASS/FAIL with their numbers: eval loss fell at every evaluation of the run (--run-summary,
+default the adapter's run folder), SPEC exact match on val > 80 %, every answer in its task's shape.
+
+Reads order: task names → rows → scores (SPEC, text, steps, shape) → models (HF, GGUF) → run →
+criteria and comparisons → outputs (terminal table, eval.json, chart.png, report.html) → command.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+import spec_check
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                  help="Score base, adapter and GGUF answers on the validation split, per task.")
+
+# config.TASKS, spelled out here so that `--help` needs no pydantic import (as in serve.py)
+TASKS = ("spec", "procedure", "explanation", "wiring", "troubleshooting")
+TEXT_TASKS = ("procedure", "explanation", "wiring", "troubleshooting")
+STEP_TASKS = ("procedure", "troubleshooting")
+
+SPEC_BAR = 80.0   # the issue's "SPEC accuracy on val > 80 %" (--data is the val split by default)
+STEP_MATCH = 0.5  # a manual step counts as found when an answer step has ROUGE-L F1 >= this with it
+
+# Metric keys in the order they are shown, with the words the table and the report use.
+METRICS = {
+    "exact": "exact match",
+    "unmatched_value": "value not in index ↓",
+    "rouge_l": "ROUGE-L",
+    "chrf": "chrF",
+    "steps_found": "steps found",
+    "steps_in_order": "steps in order",
+    "shape": "in shape",
+}
+LOWER_IS_BETTER = {"unmatched_value"}
+
+
+def fail(message: str) -> typer.Exit:
+    """A usage error: one line a user can act on, exit 2 (STYLE: fail early, in words)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+# -----------------------------------------------------------------------------
+# rows: prep's chat rows, the prompt exactly as trained and the manual's answer
+
+@dataclass
+class Row:
+    task: str
+    messages: list[dict]      # every turn before the answer: the prompt as the model was trained on it
+    question: str             # the last user turn without its task tag: the spec check's context
+    reference: str            # the manual's answer
+    meta: dict
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[Row]:
+    """hf_*.jsonl rows; `limit` keeps the first N rows of each task so a short run sees every task."""
+    rows, per_task = [], Counter()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            messages = record["messages"]
+            if messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
+                raise ValueError("needs a user turn followed by the assistant's answer")
+            meta = record.get("meta") or {}
+            task = meta.get("task") or task_of(messages[-2]["content"])
+        except (ValueError, KeyError, TypeError, IndexError) as err:
+            raise ValueError(f"{path}:{number}: malformed row ({err})") from None
+        if task not in TASKS:
+            raise ValueError(f"{path}:{number}: unknown task {task!r}; the kit's tasks are {list(TASKS)}")
+        if limit is not None and per_task[task] >= limit:
+            continue
+        per_task[task] += 1
+        question = re.sub(r"^\[[A-Z]+\]\s*", "", messages[-2]["content"])
+        rows.append(Row(task, messages[:-1], question, messages[-1]["content"], meta))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+def task_of(user_turn: str) -> str | None:
+    m = re.match(r"\[([A-Z]+)\]", user_turn)
+    return m.group(1).lower() if m else None
+
+
+# -----------------------------------------------------------------------------
+# SPEC: the numbers with their units, normalised by spec_check.py
+
+def spec_values(text: str) -> tuple[Counter, Counter]:
+    """(value, unit) pairs in `text` as a multiset: (the values given, those inside parentheses).
+
+    A value in parentheses is the manual's conversion ("35 Nm (26 ft-lb)"): an answer may give it
+    or leave it out. A multiset, because "stage 2: 80°; stage 3: 80°" needs 80° twice.
+    """
+    given, in_parens = Counter(), Counter()
+    for _, value, unit, pos in spec_check.find_quantities(text):
+        depth = text.count("(", 0, pos) - text.count(")", 0, pos)
+        (in_parens if depth > 0 else given)[(value, unit)] += 1
+    return given, in_parens
+
+
+def spec_exact(reference: str, answer: str) -> bool:
+    """The answer gives every value of the reference (every stage), and no other value in a unit
+    the reference uses: "45 Nm" for 54 Nm and a hedge "35 or 40 Nm" both miss. Values in units
+    the reference does not use are not judged here ("at 20 °C"); the unmatched-value score sees
+    them. A reference without a number with a unit is compared as text."""
+    required, optional = spec_values(reference)
+    if not required:
+        return " ".join(answer.split()).casefold() == " ".join(reference.split()).casefold()
+    units = {unit for _, unit in required + optional}
+    said = Counter()
+    for quantities in spec_values(answer):
+        said.update({q: n for q, n in quantities.items() if q[1] in units})
+    return not (required - said) and not ((said - required) - optional)
+
+
+def has_unmatched_value(facts: list[spec_check.SpecFact], question: str, answer: str) -> bool:
+    """A number with a unit that the manual's tables do not give for the part asked about: the
+    same check, and the same ⚠, that serve.py shows at the bench."""
+    return any(q.status != "match" for q in spec_check.check_answer(facts, question, answer))
+
+
+# -----------------------------------------------------------------------------
+# PROCEDURE, EXPLANATION, WIRING, TROUBLESHOOTING: overlap with the manual's text
+
+@functools.cache
+def _rouge_scorer():
+    from rouge_score import rouge_scorer
+
+    # Stemming: "tighten"/"tightened" are the same instruction.
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(reference: str, answer: str) -> float:
+    """ROUGE-L F1, 0-100 (rouge-score's tokenizer: lower case, letters and digits)."""
+    return 100 * _rouge_scorer().score(reference, answer)["rougeL"].fmeasure
+
+
+def chrf(reference: str, answer: str) -> float:
+    """chrF (sacrebleu's defaults: character 6-grams, beta 2), 0-100; robust to OCR-ish spelling
+    and to part numbers that word overlap splits."""
+    from sacrebleu.metrics import CHRF
+
+    return CHRF().sentence_score(answer, [reference]).score
+
+
+STEP_LINE = re.compile(r"^\s*(\d{1,2})[.)]\s+(\S.*)$", re.MULTILINE)
+
+
+def numbered_steps(text: str) -> list[tuple[int, str]]:
+    """(number, text) of each line that starts "1." or "1)"; headings and notes are not steps."""
+    return [(int(m.group(1)), m.group(2).strip()) for m in STEP_LINE.finditer(text)]
+
+
+def step_scores(reference: str, answer: str) -> tuple[float, float] | None:
+    """(share of the manual's steps found in the answer, share found in the manual's order), 0-100.
+
+    A manual step is found when some numbered answer step has ROUGE-L >= STEP_MATCH with it (the
+    best one is taken). "In order" is the longest run of found steps whose answer positions rise,
+    over all the manual's steps: every step, in order, is 100; a swapped pair loses one step.
+    None when the reference has no numbered steps.
+    """
+    wanted = [text for _, text in numbered_steps(reference)]
+    if not wanted:
+        return None
+    given = [text for _, text in numbered_steps(answer)]
+    positions = []
+    for step in wanted:
+        scores = [rouge_l(step, g) / 100 for g in given]
+        best = max(range(len(scores)), key=scores.__getitem__, default=None)
+        if best is not None and scores[best] >= STEP_MATCH:
+            positions.append(best)
+    return 100 * len(positions) / len(wanted), 100 * longest_rising(positions) / len(wanted)
+
+
+def longest_rising(xs: list[int]) -> int:
+    """Length of the longest strictly increasing subsequence (n is a handful of steps: O(n²))."""
+    best = [1] * len(xs)
+    for i in range(len(xs)):
+        for j in range(i):
+            if xs[j] < xs[i]:
+                best[i] = max(best[i], best[j] + 1)
+    return max(best, default=0)
+
+
+# -----------------------------------------------------------------------------
+# shape: does the answer look like what the task prefix asks for?
+
+def in_shape(task: str, answer: str) -> bool:
+    """The form prep writes for each task (the manual's own answers all pass, see the tests):
+
+    spec             at least one number with a unit
+    procedure, troubleshooting   numbered lines 1., 2., … counting up from 1 (one step is a list too;
+                     "1." on every line, Markdown's auto-numbered list, counts too)
+    explanation      a sentence: three words or more, not a numbered list
+    wiring           a sentence that names something on the diagram: three words or more and a
+                     number (a fuse, a wire size, a connector, a page)
+    """
+    text = answer.strip()
+    if task == "spec":
+        return bool(spec_check.find_quantities(text))
+    if task in STEP_TASKS:
+        numbers = [n for n, _ in numbered_steps(text)]
+        # "1. 1. 1." is a Markdown list that renders numbered, and chat models write it so.
+        return bool(numbers) and (numbers == list(range(1, len(numbers) + 1)) or set(numbers) == {1})
+    words = len(re.findall(r"\w+", text))
+    if task == "explanation":
+        return words >= 3 and not numbered_steps(text)
+    return words >= 3 and bool(re.search(r"\d", text))
+
+
+# -----------------------------------------------------------------------------
+# one answer's scores
+
+def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dict[str, float]:
+    """The task's metrics for one answer, each 0-100 (a mean over rows is then a percentage)."""
+    out: dict[str, float] = {}
+    if row.task == "spec":
+        out["exact"] = 100.0 * spec_exact(row.reference, answer)
+        if facts is not None:
+            out["unmatched_value"] = 100.0 * has_unmatched_value(facts, row.question, answer)
+    else:
+        out["rouge_l"] = rouge_l(row.reference, answer)
+        out["chrf"] = chrf(row.reference, answer)
+        if row.task in STEP_TASKS and (steps := step_scores(row.reference, answer)) is not None:
+            out["steps_found"], out["steps_in_order"] = steps
+    out["shape"] = 100.0 * in_shape(row.task, answer)
+    return out
+
+
+def badness(task: str, scores: dict[str, float]) -> tuple:
+    """Sort key for "worst examples": the task's headline score first, chrF breaks ties."""
+    if task == "spec":
+        return (scores["exact"], -scores.get("unmatched_value", 0), scores["shape"])
+    return (scores["rouge_l"], scores["chrf"])
+
+
+# -----------------------------------------------------------------------------
+# models: each is a name and a loader that returns `answer(messages) -> str`
+
+Answerer = Callable[[list[dict]], str]
+
+
+@dataclass
+class Candidate:
+    name: str                          # column name in the table
+    kind: str                          # "base" | "adapter" | "gguf" | anything a test scripts
+    source: str                        # what was loaded, for eval.json
+    load: Callable[[], Answerer]       # loads on call: one model in memory at a time
+
+
+def adapter_folder(path: Path) -> Path:
+    """A run folder (runs/X) or its adapter folder (runs/X/adapter) → the adapter folder."""
+    return path / "adapter" if (path / "adapter" / "adapter_config.json").is_file() else path
+
+
+def adapter_base(adapter: Path) -> str:
+    """The base the adapter was trained on: the run's resolved config (model.base as the user wrote
+    it, e.g. embedded:smollm2-135m), else the path PEFT recorded."""
+    resolved = adapter.parent / "resolved_config.yaml"
+    if resolved.is_file():
+        import yaml
+
+        base = ((yaml.safe_load(resolved.read_text(encoding="utf-8")) or {}).get("model") or {}).get("base")
+        if base:
+            return base
+    return json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
+
+
+def hf_loader(base: str, adapter: Path | None, max_new_tokens: int, threads: int) -> Callable[[], Answerer]:
+    """transformers (+ PEFT): the prompt from the tokenizer's chat template, greedy decoding."""
+    def load() -> Answerer:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from base_model import resolve_base
+
+        if threads:
+            torch.set_num_threads(threads)
+        folder = resolve_base(base)
+        # The adapter folder holds the tokenizer the run trained with (its pad token); the chat
+        # template is the base's either way.
+        tokenizer = AutoTokenizer.from_pretrained(str(adapter) if adapter else folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        if adapter is not None:
+            from peft import PeftModel
+
+            # Not merged: this is the adapter as trained; export.py's merge is what the GGUF measures.
+            model = PeftModel.from_pretrained(model, str(adapter))
+        model.eval()
+        eos = {tokenizer.eos_token_id, *([model.generation_config.eos_token_id]
+                                         if isinstance(model.generation_config.eos_token_id, int)
+                                         else model.generation_config.eos_token_id or [])} - {None}
+
+        def answer(messages: list[dict]) -> str:
+            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                   return_tensors="pt", return_dict=True)
+            with torch.inference_mode():
+                out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                     temperature=None, top_p=None, top_k=None,
+                                     eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id)
+            return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        return answer
+    return load
+
+
+def gguf_loader(path: Path, max_new_tokens: int, threads: int, ctx: int = 2048) -> Callable[[], Answerer]:
+    """llama.cpp through serve.py's own path: the GGUF's chat template, its end-of-turn stop,
+    temperature 0. What a mechanic gets at the bench is what is scored."""
+    def load() -> Answerer:
+        import serve
+
+        model = serve.load_model(serve.Settings(model=path, ctx=ctx, threads=threads,
+                                                max_tokens=max_new_tokens, temperature=0.0))
+
+        def answer(messages: list[dict]) -> str:
+            tokens = serve.prompt_tokens(model, messages, max_new_tokens)
+            return serve.generate(model, tokens, max_new_tokens, 0.0).text.strip()
+        return answer
+    return load
+
+
+# -----------------------------------------------------------------------------
+# run: every model over every row, one model in memory at a time
+
+def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_check.SpecFact] | None,
+             show_progress: bool = True) -> dict:
+    """Answers and scores: {"models": [...], "scores": {model: {task: {metric: mean, "n": n}}},
+    "examples": [...]}. `facts` None: no unmatched-value score (no spec index)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    models, examples = [], []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), disable=not show_progress, transient=False) as progress:
+        for c in candidates:
+            bar = progress.add_task(f"{c.name}: loading", total=len(rows))
+            started = time.perf_counter()
+            answer = c.load()
+            loaded = time.perf_counter()
+            progress.update(bar, description=f"{c.name}: answering")
+            for row in rows:
+                text = answer(row.messages)
+                examples.append({
+                    "model": c.name, "task": row.task, "question": row.messages[-1]["content"],
+                    "reference": row.reference, "answer": text, "scores": score(row, text, facts),
+                    "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id")},
+                })
+                progress.advance(bar)
+            models.append({"name": c.name, "kind": c.kind, "source": c.source,
+                           "load_s": round(loaded - started, 2),
+                           "answer_s": round(time.perf_counter() - loaded, 2)})
+            del answer  # drop the model before the next one loads
+    return {"models": models, "scores": mean_scores(examples), "examples": examples}
+
+
+def mean_scores(examples: list[dict]) -> dict:
+    out: dict = {}
+    for ex in examples:
+        cell = out.setdefault(ex["model"], {}).setdefault(ex["task"], {"n": 0})
+        cell["n"] += 1
+        for metric, value in ex["scores"].items():
+            cell.setdefault("_sums", Counter())[metric] += value
+            cell.setdefault("_counts", Counter())[metric] += 1
+    for tasks in out.values():
+        for cell in tasks.values():
+            sums, counts = cell.pop("_sums", {}), cell.pop("_counts", {})
+            for metric in METRICS:
+                if metric in sums:
+                    cell[metric] = round(sums[metric] / counts[metric], 2)
+    return out
+
+
+# -----------------------------------------------------------------------------
+# the issue's success criteria, and the two bars, from the run summary and the scores
+
+def eval_losses(summary_path: Path) -> list[tuple[float, float]]:
+    """(epoch, eval loss) of every evaluation in the run: summary.json's eval_loss_per_eval, else
+    the eval_loss column of metrics.csv beside it."""
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        if summary.get("eval_loss_per_eval"):
+            return [(float(e), float(v)) for e, v in summary["eval_loss_per_eval"]]
+    metrics = summary_path.parent / "metrics.csv"
+    if metrics.is_file():
+        import csv
+
+        with open(metrics, newline="", encoding="utf-8") as f:
+            return [(float(r.get("epoch") or 0), float(r["eval_loss"]))
+                    for r in csv.DictReader(f) if r.get("eval_loss")]
+    return []
+
+
+def success_criteria(result: dict, summary_path: Path | None) -> list[dict]:
+    """One line per criterion (and per tuned model): passed True/False, or None when it cannot be
+    measured, with the numbers that decided it."""
+    out = []
+    if summary_path is not None:
+        losses = eval_losses(summary_path)
+        trail = " → ".join(f"{v:.3f}" for _, v in losses)
+        if len(losses) < 2:
+            out.append({"criterion": "eval loss fell at every evaluation", "model": None, "passed": None,
+                        "detail": f"{len(losses)} evaluation(s) in {summary_path}: nothing to compare"})
+        else:
+            fell = all(b < a for (_, a), (_, b) in zip(losses, losses[1:]))
+            out.append({"criterion": "eval loss fell at every evaluation", "model": None, "passed": fell,
+                        "detail": f"{trail} (epochs {', '.join(f'{e:.2f}' for e, _ in losses)})"})
+    kinds = {m["name"]: m["kind"] for m in result["models"]}
+    judged = [name for name, kind in kinds.items() if kind != "base"] or list(kinds)
+    for name in judged:
+        tasks = result["scores"][name]
+        if "spec" in tasks:
+            exact, n = tasks["spec"]["exact"], tasks["spec"]["n"]
+            out.append({"criterion": f"SPEC exact match > {SPEC_BAR:.0f} %", "model": name,
+                        "passed": exact > SPEC_BAR,
+                        "detail": f"{exact:.1f} % ({round(exact * n / 100)}/{n})"})
+        shapes = {t: (round(c["shape"] * c["n"] / 100), c["n"]) for t, c in tasks.items()}
+        out.append({"criterion": "every answer in its task's shape", "model": name,
+                    "passed": all(k == n for k, n in shapes.values()),
+                    "detail": ", ".join(f"{t} {k}/{n}" for t, (k, n) in shapes.items())})
+    return out
+
+
+def comparisons(result: dict) -> list[dict]:
+    """The issue's bars as plain numbers: each tuned model minus the base on SPEC exact match, and
+    each GGUF minus the adapter on every metric (the largest gap named)."""
+    scores = result["scores"]
+    by_kind: dict[str, list[str]] = {}
+    for m in result["models"]:
+        by_kind.setdefault(m["kind"], []).append(m["name"])
+    out = []
+    for base in by_kind.get("base", []):
+        for tuned in by_kind.get("adapter", []) + by_kind.get("gguf", []):
+            if "spec" in scores[base] and "spec" in scores[tuned]:
+                a, b = scores[tuned]["spec"]["exact"], scores[base]["spec"]["exact"]
+                out.append({"what": f"{tuned} − {base}, SPEC exact match", "points": round(a - b, 2),
+                            "detail": f"{a:.1f} vs {b:.1f}"})
+    for adapter in by_kind.get("adapter", []):
+        for gguf in by_kind.get("gguf", []):
+            gaps = {(task, metric): scores[gguf][task][metric] - value
+                    for task, cell in scores[adapter].items() for metric, value in cell.items()
+                    if metric != "n" and metric in scores[gguf].get(task, {})}
+            if not gaps:
+                continue
+            (task, metric), gap = max(gaps.items(), key=lambda kv: abs(kv[1]))
+            spec = gaps.get(("spec", "exact"))
+            out.append({"what": f"{gguf} − {adapter}, largest gap", "points": round(gap, 2),
+                        "detail": f"{task} {METRICS[metric]}"
+                                  + (f"; SPEC exact match {spec:+.1f}" if spec is not None else "")})
+    return out
+
+
+# -----------------------------------------------------------------------------
+# outputs: terminal table, eval.json, chart.png, report.html
+
+def score_rows(result: dict) -> list[tuple[str, str, list[float | None]]]:
+    """(task, metric, one value per model) in the order tasks and metrics are shown."""
+    names = [m["name"] for m in result["models"]]
+    rows = []
+    for task in TASKS:
+        cells = [result["scores"][n].get(task) for n in names]
+        if not any(cells):
+            continue
+        for metric in METRICS:
+            values = [c.get(metric) if c else None for c in cells]
+            if any(v is not None for v in values):
+                rows.append((task, metric, values))
+    return rows
+
+
+def print_table(result: dict, criteria: list[dict], compared: list[dict]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    names = [m["name"] for m in result["models"]]
+    table = Table(title="scores on 0-100 (↓ lower is better)")
+    table.add_column("task")
+    table.add_column("n", justify="right")
+    table.add_column("metric", no_wrap=True)
+    for name in names:
+        table.add_column(escape(name), justify="right")
+    shown = None
+    for task, metric, values in score_rows(result):
+        n = next(result["scores"][m][task]["n"] for m in names if task in result["scores"][m])
+        present = [v for v in values if v is not None]
+        best = (min if metric in LOWER_IS_BETTER else max)(present)
+        cells = ["–" if v is None else (f"[bold]{v:.1f}[/bold]" if v == best and len(present) > 1 else f"{v:.1f}")
+                 for v in values]
+        table.add_row(task if task != shown else "", str(n) if task != shown else "", METRICS[metric], *cells,
+                      end_section=False)
+        shown = task
+    console = Console()
+    console.print(table)
+    console.print("[bold]success criteria[/bold]")
+    for c in criteria:
+        mark = {True: "[green]PASS[/green]", False: "[red]FAIL[/red]", None: "[yellow]n/a [/yellow]"}[c["passed"]]
+        who = f" [{c['model']}]" if c["model"] else ""
+        # escape: "[adapter]" would otherwise be read as a style tag and vanish
+        console.print(f"  {mark} {escape(c['criterion'] + who)}: {escape(c['detail'])}", highlight=False,
+                      soft_wrap=True)
+    if compared:
+        console.print("[bold]bars[/bold]")
+        for c in compared:
+            console.print(f"  {escape(c['what'])}: {c['points']:+.1f} points ({escape(c['detail'])})",
+                          highlight=False, soft_wrap=True)
+
+
+def write_chart(result: dict, path: Path) -> None:
+    """One panel per task, the task's metrics along x, one bar per model: side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display (CI, SSH)
+    import matplotlib.pyplot as plt
+
+    names = [m["name"] for m in result["models"]]
+    by_task: dict[str, list[tuple[str, list[float | None]]]] = {}
+    for task, metric, values in score_rows(result):
+        by_task.setdefault(task, []).append((metric, values))
+    fig, axes = plt.subplots(1, len(by_task), figsize=(3.4 * len(by_task) + 1, 3.8), squeeze=False,
+                             sharey=True)
+    width = 0.8 / len(names)
+    for ax, (task, metrics) in zip(axes[0], by_task.items()):
+        for i, name in enumerate(names):
+            xs = [k + (i - (len(names) - 1) / 2) * width for k in range(len(metrics))]
+            ys = [values[i] or 0 for _, values in metrics]
+            bars = ax.bar(xs, ys, width, label=name, color=f"C{i}")
+            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+        ax.set_xticks(range(len(metrics)), [METRICS[m] for m, _ in metrics], rotation=30, ha="right", fontsize=8)
+        n = next(result["scores"][m][task]["n"] for m in names if task in result["scores"][m])
+        ax.set_title(f"{task.upper()} (n={n})", fontsize=10)
+        ax.set_ylim(0, 110)
+    axes[0][0].set_ylabel("score (0-100)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    # Above the panels: inside one it would hide that panel's bars.
+    fig.legend(handles, labels, loc="upper center", ncol=len(names), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_html(result: dict, criteria: list[dict], compared: list[dict], meta: dict, path: Path,
+               chart_name: str, worst: int = 5) -> None:
+    """One self-contained page (the chart beside it): scores, criteria, bars, worst examples."""
+    e = html.escape
+    names = [m["name"] for m in result["models"]]
+    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    body = "".join(
+        f"<tr><td>{e(task)}</td><td>{e(METRICS[metric])}</td>"
+        + "".join(f"<td>{'–' if v is None else f'{v:.1f}'}</td>" for v in values) + "</tr>"
+        for task, metric, values in score_rows(result))
+    mark = {True: "PASS", False: "FAIL", None: "n/a"}
+    crit = "".join(f"<li class='{mark[c['passed']]}'><b>{mark[c['passed']]}</b> {e(c['criterion'])}"
+                   f"{' [' + e(c['model']) + ']' if c['model'] else ''}: {e(c['detail'])}</li>" for c in criteria)
+    bars = "".join(f"<li>{e(c['what'])}: <b>{c['points']:+.1f}</b> points ({e(c['detail'])})</li>" for c in compared)
+    sections = []
+    for task in TASKS:
+        for name in names:
+            examples = [x for x in result["examples"] if x["model"] == name and x["task"] == task]
+            if not examples:
+                continue
+            examples.sort(key=lambda x: badness(task, x["scores"]))
+            items = "".join(
+                f"<div class='ex'><div class='q'>{e(x['question'])}</div>"
+                f"<div class='src'>{e(str(x['source'].get('source_path') or ''))} "
+                f"p. {e(str(x['source'].get('page_label') or ''))} · "
+                + " · ".join(f"{e(METRICS[k])} {v:.0f}" for k, v in x["scores"].items())
+                + f"</div><table class='pair'><tr><th>manual</th><th>{e(name)}</th></tr>"
+                f"<tr><td><pre>{e(x['reference'])}</pre></td><td><pre>{e(x['answer']) or '<i>(empty)</i>'}</pre></td></tr>"
+                "</table></div>" for x in examples[:worst])
+            sections.append(f"<details><summary>{e(task.upper())} · {e(name)}: the {min(worst, len(examples))} "
+                            f"worst of {len(examples)}</summary>{items}</details>")
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Evaluation · {e(meta['data'])}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; max-width: 80em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
+pre {{ white-space: pre-wrap; margin: 0; font-size: 12px; }} .PASS {{ color: #176a1a; }} .FAIL {{ color: #a40e0e; }}
+.ex {{ margin: 1em 0 1.5em; }} .q {{ font-weight: 600; }} .src {{ color: #666; font-size: 12px; margin: 2px 0 4px; }}
+table.pair td {{ width: 50%; }} summary {{ cursor: pointer; font-weight: 600; margin-top: .6em; }}
+</style></head><body>
+<h1>Does the fine-tune know the manual better than the base model?</h1>
+<p>{e(meta['data'])} · {meta['rows']} rows · greedy, at most {meta['max_new_tokens']} new tokens ·
+<code>{e(meta['command'])}</code></p>
+<h2>Scores (0-100; value not in index: lower is better)</h2>
+<table><tr><th>task</th><th>metric</th>{head}</tr>{body}</table>
+<p><img src="{e(chart_name)}" alt="scores per task and model" style="max-width: 100%"></p>
+<h2>Success criteria</h2><ul>{crit}</ul>
+{'<h2>Bars</h2><ul>' + bars + '</ul>' if bars else ''}
+<h2>Worst examples</h2>
+{''.join(sections)}
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta: dict, out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "eval.json", "chart": out / "chart.png", "html": out / "report.html"}
+    files["json"].write_text(json.dumps({**meta, "models": result["models"], "scores": result["scores"],
+                                         "criteria": criteria, "bars": compared,
+                                         "examples": result["examples"]}, ensure_ascii=False, indent=1),
+                             encoding="utf-8")
+    write_chart(result, files["chart"])
+    write_html(result, criteria, compared, meta, files["html"], files["chart"].name)
+    return files
+
+
+# -----------------------------------------------------------------------------
+# the command
+
+@app.command()
+def main(
+    data: Annotated[Path, typer.Option(help="Rows to answer: prep's validation split.")] = Path("data/hf_val.jsonl"),
+    base: Annotated[Optional[str], typer.Option(
+        help="Base model as config model.base names it (embedded:smollm2-135m, an HF folder, a hub id).",
+        show_default=False)] = None,
+    adapter: Annotated[Optional[Path], typer.Option(
+        help="A training run folder (runs/X) or its adapter/ folder; the base comes from the run's config.",
+        show_default=False)] = None,
+    gguf: Annotated[Optional[list[Path]], typer.Option(
+        help="A GGUF from export.py; repeat the option for more than one.", metavar="<path>",
+        show_default=False)] = None,
+    run_summary: Annotated[Optional[Path], typer.Option(
+        help="summary.json of the training run, for the eval-loss criterion (default: the adapter's run).",
+        show_default=False)] = None,
+    spec_index: Annotated[Optional[Path], typer.Option(
+        help="spec_index.jsonl for the unmatched-value score (default: beside --data).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(help="Folder for eval.json, chart.png, report.html.")] = Path("eval"),
+    limit: Annotated[Optional[int], typer.Option(
+        help="At most N rows of each task (a quick look).", show_default=False)] = None,
+    max_new_tokens: Annotated[int, typer.Option(
+        help="Longest answer, the same for every model (a long procedure needs ~250).")] = 256,
+    threads: Annotated[int, typer.Option(help="CPU threads for every model; 0 = the library's default.")] = 0,
+    progress: Annotated[bool, typer.Option(help="Progress bar while the models answer.")] = True,
+) -> None:
+    """Answer every row with each model given, score per task, print the table and the success
+    criteria, and write eval.json, chart.png and report.html to --out."""
+    # ---------------------------------------------------------------- check everything before loading
+    if not (base or adapter or gguf):
+        raise fail("no model to evaluate: give --base, --adapter and/or --gguf")
+    if limit is not None and limit < 1:
+        raise fail(f"--limit {limit} must be at least 1")
+    if max_new_tokens < 1:
+        raise fail(f"--max-new-tokens {max_new_tokens} must be at least 1")
+    if not data.is_file():
+        raise fail(f"--data {data}: no such file (build it with: python -m prep build SRC_DIR)")
+    try:
+        rows = read_rows(data, limit)
+    except ValueError as err:
+        raise fail(str(err))
+    candidates = []
+    if base:
+        from base_model import BaseModelError, resolve_base
+
+        try:
+            resolve_base(base)  # the embedded model's HF folder is built here once, then cached
+        except BaseModelError as err:
+            raise fail(f"--base: {err}")
+        candidates.append(Candidate("base", "base", base, hf_loader(base, None, max_new_tokens, threads)))
+    if adapter:
+        folder = adapter_folder(adapter)
+        if not (folder / "adapter_config.json").is_file():
+            raise fail(f"--adapter {adapter}: no adapter_config.json there or in {adapter / 'adapter'} "
+                       "(give the run folder train_unsloth.py wrote)")
+        candidates.append(Candidate("adapter", "adapter", str(folder),
+                                    hf_loader(adapter_base(folder), folder, max_new_tokens, threads)))
+        if run_summary is None:
+            run_summary = folder.parent / "summary.json"
+    for path in gguf or []:
+        if not path.is_file():
+            raise fail(f"--gguf {path}: no such file (give the .gguf that export.py wrote)")
+        with open(path, "rb") as f:
+            if f.read(4) != b"GGUF":
+                raise fail(f"--gguf {path}: not a GGUF file")
+        name = path.stem if path.stem not in {c.name for c in candidates} else str(path)
+        candidates.append(Candidate(name, "gguf", str(path), gguf_loader(path, max_new_tokens, threads)))
+    if run_summary is not None and not run_summary.is_file() and not (run_summary.parent / "metrics.csv").is_file():
+        raise fail(f"--run-summary {run_summary}: no such file (train_unsloth.py writes RUN_DIR/summary.json)")
+    index = spec_index or data.parent / "spec_index.jsonl"
+    if spec_index is not None and not index.is_file():
+        raise fail(f"--spec-index {index}: no such file")
+    facts = spec_check.load_spec_index(index) if index.is_file() else None
+    if facts is None:
+        typer.echo(f"note: no spec index at {index}; the unmatched-value score is left out", err=True)
+
+    # ---------------------------------------------------------------- answer, score, report
+    result = run_eval(rows, candidates, facts, show_progress=progress)
+    criteria = success_criteria(result, run_summary)
+    compared = comparisons(result)
+    meta = {"command": " ".join(["python", "evaluate.py", *sys.argv[1:]]), "data": str(data),
+            "rows": len(rows), "rows_per_task": dict(Counter(r.task for r in rows)),
+            "max_new_tokens": max_new_tokens, "decoding": "greedy (temperature 0)",
+            "spec_index": str(index) if facts is not None else None,
+            "run_summary": str(run_summary) if run_summary else None}
+    print_table(result, criteria, compared)
+    files = write_outputs(result, criteria, compared, meta, out)
+    typer.echo(f"wrote {files['json']}, {files['chart']}, {files['html']}")
+
+
+if __name__ == "__main__":
+    app()
