@@ -3,8 +3,13 @@
     python -m prep dataset work/blocks.jsonl --out data/
     python -m prep build ../shared/samples/e30-m3 --out data/     # blocks + dataset in one go
 
-Writes hf_train.jsonl, hf_val.jsonl (chat format with `meta`), spec_index.jsonl, README.md (the
-dataset card), qa_report.md and qa_report.json. Two runs over the same blocks write identical bytes.
+Writes hf_train.jsonl, hf_val.jsonl (chat format with `meta`), hf_recall.jsonl, spec_index.jsonl,
+README.md (the dataset card), qa_report.md and qa_report.json.
+
+Two held-out sets answer two questions. hf_val.jsonl holds whole pages the model never trains on:
+its loss drives early stopping, and its SPEC answers can only be right by recall of a sibling page
+or wrong by invention (a hallucination test). hf_recall.jsonl asks the facts of the *training*
+pages with the validation phrasing, never seen in training: "does the model know its manual?". Two runs over the same blocks write identical bytes.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
                         (["spec-number-unit", "spec-names-part"] if ex.task == "spec" else [])
             accepted.append(ex)
 
+    # Recall probes: the train pages' facts, asked once more with the validation phrasing.
+    recall_candidates, _ = candidates(blocks, lambda group: "val", data)
+    recall_examples = [ex for ex in recall_candidates if split_of(ex.group) == "train" and gates.check(ex) is None]
+
     # ---------------------------------------------------------------- tokens and rows
     count_tokens = token_counter(tokenizer_name)
     train, val = [], []
@@ -74,6 +83,13 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
             continue
         (val if split_of(ex.group) == "val" else train).append(row)
 
+    recall = []
+    for ex in recall_examples:
+        row = chat_row(ex, "recall")
+        row["meta"]["token_count"] = count_tokens(row["messages"])
+        if row["meta"]["token_count"] <= max_seq:
+            recall.append(row)
+
     before = Counter(r["meta"]["task"] for r in train)
     train = balance(train, data.oversample_cap, data.seed)
     after = Counter(r["meta"]["task"] for r in train)
@@ -82,8 +98,10 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "hf_train.jsonl", train)
     write_jsonl(out_dir / "hf_val.jsonl", val)
+    write_jsonl(out_dir / "hf_recall.jsonl", recall)
     write_jsonl(out_dir / "spec_index.jsonl", spec_index)
     report = quality_report(blocks, train, val, rejected, before, after, accepted)
+    report["recall_rows"] = {t: sum(r["meta"]["task"] == t for r in recall) for t in TASKS}
     atomic_write(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out_dir / "qa_report.md", report_markdown(report))
     atomic_write(out_dir / "README.md", dataset_card(report, data))
@@ -256,6 +274,9 @@ Every example names its source page and block in `meta`, and passed the quality 
 | task | train | validation |
 |---|---|---|
 {rows}
+
+`hf_recall.jsonl` asks every training fact once more in the validation phrasing (never used in
+training): it measures whether the model learned its manual; `hf_val.jsonl` holds unseen pages.
 
 ## How the split was made
 Whole pages (or repair operations, or troubleshooting symptoms) go to one side: seed {data.seed},

@@ -147,3 +147,14 @@ def test_prep_build_bad_input_exits_2(tmp_path):
     (tmp_path / "empty").mkdir()
     done = run("-m", "prep", "build", str(tmp_path / "empty"), check=False)
     assert done.returncode == 2 and "empty" in done.stderr
+
+
+def test_recall_probes_ask_trained_facts_in_unseen_words(sample_dataset):
+    train = read_jsonl(sample_dataset / "hf_train.jsonl")
+    recall = read_jsonl(sample_dataset / "hf_recall.jsonl")
+    assert recall
+    train_facts = {r["meta"]["fact_id"] for r in train}
+    train_questions = {r["messages"][0]["content"] for r in train}
+    for row in recall:
+        assert row["meta"]["fact_id"] in train_facts          # the model trained on this fact...
+        assert row["messages"][0]["content"] not in train_questions  # ...never on this wording
