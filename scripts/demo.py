@@ -41,9 +41,9 @@ def report(timings: list) -> None:
     print(f"  {'total':<28} {sum(s for _, s in timings):7.1f} s")
 
 
-def questions() -> list[tuple[str, str]]:
-    """Two validation questions the model never trained on: a SPEC and another task."""
-    rows = [json.loads(line) for line in (ROOT / "data/hf_val.jsonl").read_text().splitlines()]
+def questions() -> list[tuple[str, str, str]]:
+    """Two recall probes: facts the model trained on, asked in words it never saw (a SPEC first)."""
+    rows = [json.loads(line) for line in (ROOT / "data/hf_recall.jsonl").read_text().splitlines()]
     picked, seen = [], set()
     for row in rows:
         task = row["meta"]["task"]
