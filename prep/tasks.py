@@ -107,6 +107,7 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
         measures = [m.strip() for m in cells[col["measure"]].splitlines() if m.strip()]
         units = [u.strip() for u in cells[col["unit"]].splitlines() if u.strip()]
         type_ = clean_code(cells[col["type"]])
+        type_ = "" if type_.lower() == "all" else type_     # "All" engines: no variant to name
         screw = cells[col["screw"]].replace("\n", " ").strip()
         if not measures:
             if not label_lines and not type_:
@@ -166,6 +167,9 @@ def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], he
     for row in rows:
         if not row or not row[0].strip():
             continue
+        if not any(cell.strip() for cell in row[1:]):
+            title = row[0].strip().rstrip(":")   # a section row inside the table ("Capacities")
+            continue
         label = row[0].strip().rstrip(":")
         values = [v.replace("\n", " ").strip() for v in row[1:] if v.strip()]
         for i, cell in enumerate(values):
@@ -173,6 +177,7 @@ def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], he
             if not match:
                 continue
             variant = variants[i].upper() if len(values) > 1 and i < len(variants) else None
+            variant = None if variant in ("ALL", "") else variant
             # "Capacities | Rear axle: 1.1 litres" asks for the rear axle's capacity;
             # "Engine | Displacement: 1996 cc" asks for the engine's displacement.
             category = CATEGORY_MEASURE.get(title.strip().lower())
