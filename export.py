@@ -35,9 +35,11 @@ QUANTS = {
 }
 # Least teacher-forced top-1 agreement with the merged model accepted per type. f16 and q8_0
 # move weights by well under 1 %, so their argmax only flips at near-ties: below these, the file
-# is broken (wrong tensor layout, tokenizer or template), not merely quantized. The K-quants of a
-# 135M model lose more; the bars sit ~10 points under what the embedded model measures.
-MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.93, "q5_k_m": 0.80, "q4_k_m": 0.70}
+# is broken (wrong tensor layout, tokenizer or template), not merely quantized; a broken file
+# agrees on few tokens at all (the scrambled file of tests/test_export.py). The K-quants of a
+# 135M model lose more: measured on the demo run, q4_k_m 0.856 and q5_k_m 0.744 (its 576-wide
+# rows are not a multiple of 256, so llama.cpp falls back to other types for many tensors).
+MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.90, "q5_k_m": 0.65, "q4_k_m": 0.65}
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 

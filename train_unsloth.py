@@ -57,6 +57,9 @@ def main(
     if cfg.model.load_in_4bit and not on_cuda:
         typer.echo("note: model.load_in_4bit needs CUDA (bitsandbytes); on this CPU the same LoRA trains "
                    "on float32 base weights instead.", err=True)
+    if cfg.train.packing and not on_cuda:
+        typer.echo("note: train.packing on a CPU: without flash attention, packed examples can attend to "
+                   "each other (TRL's warning); measured 1.4x tokens/s (docs/benchmarks.md)", err=True)
     train_rows = weighted_rows(train_rows, cfg.train.task_weights, cfg.train.seed)
     steps_per_epoch = math.ceil(len(train_rows) / (cfg.train.batch_size * cfg.train.grad_accum))
     total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else math.ceil(steps_per_epoch * cfg.train.epochs)
