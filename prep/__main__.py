@@ -43,13 +43,7 @@ def dataset(
     out: Path = typer.Option(None, "--out", help="Output folder [default: the config's data.dir]."),
 ) -> None:
     """Turn blocks into the five-task chat dataset, with its card, quality report and spec index."""
-    from config import ConfigError, load_config
-
-    try:
-        cfg = load_config(config)
-    except ConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    cfg = config_or_exit(config)
     if not blocks_file.is_file():
         typer.echo(f"error: {blocks_file}: not found (write it with: python -m prep blocks SRC_DIR)", err=True)
         raise typer.Exit(2)
@@ -67,19 +61,23 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
-    from config import ConfigError, load_config
-
-    try:
-        cfg = load_config(config)
-    except ConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    cfg = config_or_exit(config)
     try:
         blocks(src_dir, work, jobs, cache, quiet)
     except typer.Exit as done:
         if done.exit_code != 0:
             raise
     write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
+
+
+def config_or_exit(path: Path):
+    from config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
 
 
 def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
