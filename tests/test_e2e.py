@@ -11,7 +11,7 @@ def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, e
     tasks = {r["meta"]["task"] for r in read_jsonl(sample_dataset / "hf_train.jsonl")}
     assert tasks == {"spec", "procedure", "explanation", "wiring", "troubleshooting"}
 
-    # A single-value SPEC question: twelve CPU steps teach the answer's shape and the stop, not yet
+    # A single-value SPEC question: sixteen CPU steps teach the answer's shape and the stop, not yet
     # the multi-stage lists (those loop at this stage of training; accuracy is evaluate.py's job).
     rows = read_jsonl(sample_dataset / "hf_val.jsonl") + read_jsonl(sample_dataset / "hf_train.jsonl")
     question = next(r for r in rows if r["meta"]["task"] == "spec" and ";" not in r["messages"][1]["content"])

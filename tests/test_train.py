@@ -89,7 +89,7 @@ def test_short_run_changes_lora_weights_and_writes_run_folder(trained_run):
     # PEFT initialises every lora_B to zero: any non-zero value is a trained step.
     assert lora_b and all(torch.count_nonzero(w) > 0 for w in lora_b)
     summary = json.loads((trained_run / "summary.json").read_text())
-    assert summary["global_step"] == 12 and summary["tokens_seen"] > 0 and 0 <= summary["padding_fraction"] < 1
+    assert summary["global_step"] == 16 and summary["tokens_seen"] > 0 and 0 <= summary["padding_fraction"] < 1
     assert summary["plan"]["path"].startswith("transformers + PEFT")
     header = (trained_run / "metrics.csv").read_text().splitlines()[0]
     assert header.startswith("step,epoch,loss,eval_loss")
