@@ -244,7 +244,7 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
     trainer = SFTTrainer(model=model, args=args, train_dataset=rows_to_ds(train_rows),
                          eval_dataset=rows_to_ds(val_rows), processing_class=tokenizer, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.csv has them
-    trainer.data_collator = PaddingCounter(trainer.data_collator, tokenizer.pad_token_id)
+    trainer.data_collator = PaddingCounter(trainer.data_collator, trainer.model)
     return trainer
 
 
@@ -310,14 +310,18 @@ def ensure_pad_token(tokenizer):
 
 # -------------------------------------------------------------------- logging
 class PaddingCounter:
-    """Wraps the collator to measure the share of padding in the batches actually trained on."""
+    """Wraps the collator to measure the share of padding in the batches actually trained on.
 
-    def __init__(self, collator, pad_id: int):
-        self.collator, self.pad_id = collator, pad_id
+    Trainer builds eval batches with the same collator, after `model.eval()`: those are skipped."""
+
+    def __init__(self, collator, model):
+        self.collator, self.model = collator, model
         self.real = self.total = 0
 
     def __call__(self, examples):
         batch = self.collator(examples)
+        if not self.model.training:
+            return batch
         mask = batch.get("attention_mask")
         ids = batch["input_ids"]
         self.total += ids.numel()
@@ -351,7 +355,11 @@ class RunLog:
 
         self.bar = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        # Trainer only calls model.train() inside a step, after the step's batches are built: set it
+        # here and after each evaluation so PaddingCounter sees train batches as train batches.
+        if model is not None:
+            model.train()
         self.bar.total = state.max_steps
         self.bar.n = state.global_step  # a resumed run starts its bar where it stopped
         self.first_tokens = state.num_input_tokens_seen
@@ -380,6 +388,10 @@ class RunLog:
         self.file.flush()
         shown = {k: row[k] for k in ("loss", "eval_loss", "tokens_per_s") if row[k] is not None}
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            model.train()
 
     def on_step_end(self, args, state, control, **kwargs):
         self.bar.update(state.global_step - self.bar.n)

@@ -341,7 +341,6 @@ def explanation_examples(blocks: list[dict], split_of, count: int, rng: random.R
         if block["kind"] == "note":
             if not title:
                 continue
-            topic = f"the {fields.get('label', 'note').rstrip(':!').lower()} for {operation_action(title).replace('the ', '', 1)}"
             topic = f"what to watch out for when you {operation_action(title)}"
         else:
             sentences = re.split(r"(?<=[.!?])\s+", text)

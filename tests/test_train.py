@@ -45,6 +45,19 @@ def test_batch_masks_prompt_and_labels_end_of_turn(tiny_data, tmp_path):
     assert tokenizer.decode(learned).startswith("10 Nm")
     assert tokenizer.eos_token_id in learned                         # <|im_end|> is learned: the model stops
 
+    # The padding share counts train batches only: eval batches come through the same collator.
+    counter = trainer.data_collator
+    examples = [trainer.train_dataset[i] for i in range(4)]
+    counter.real = counter.total = 0
+    model.eval()
+    counter(examples)
+    assert counter.total == 0 and counter.padding_fraction() is None
+    model.train()
+    batch = counter(examples)
+    mask = batch["attention_mask"]
+    assert counter.total == mask.numel() > 0
+    assert counter.padding_fraction() == round(1 - int(mask.sum()) / mask.numel(), 4)
+
 
 def test_bad_lines_are_named_by_file_and_line(tmp_path):
     write_rows(tmp_path / "hf_train.jsonl", [qa("a?", "1 Nm")])
