@@ -4,11 +4,12 @@
     python train_unsloth.py --config configs/cpu-demo.yaml --dry-run   # print the resolved config and plan
     python train_unsloth.py --config configs/cpu-demo.yaml --train.max_steps 20 --resume
 
-Both paths read the same data (data/hf_train.jsonl, data/hf_val.jsonl), train the same LoRA shape
+Both paths read the same data (data/hf_train.jsonl, data/hf_val.jsonl, and data/hf_recall.jsonl where prep
+wrote it), train the same LoRA shape
 (r, alpha, dropout, target modules from the config) with TRL's SFTTrainer, compute the loss on the
 assistant's answer only (its end-of-turn token included), and write the same run folder:
 
-    RUN_DIR/adapter/             PEFT adapter + tokenizer (the best checkpoint by eval loss)
+    RUN_DIR/adapter/             PEFT adapter + tokenizer (the best checkpoint by eval loss, see train.select_on)
     RUN_DIR/checkpoints/         Trainer checkpoints, for --resume after a kill
     RUN_DIR/resolved_config.yaml RUN_DIR/metrics.csv  RUN_DIR/loss.png  RUN_DIR/summary.json
 """
@@ -45,7 +46,7 @@ def main(
     """Train. Extra `--section.key value` pairs override the config (e.g. --train.lr 1e-4)."""
     try:
         cfg = load_config(config, ctx.args)
-        train_rows, val_rows = read_dataset(cfg.data.dir)
+        train_rows, val_rows, recall_rows = read_dataset(cfg.data.dir)
     except (ConfigError, DataError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
@@ -65,10 +66,13 @@ def main(
     total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else math.ceil(steps_per_epoch * cfg.train.epochs)
     plan = {
         "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
-        "path": "unsloth 4-bit QLoRA" if on_cuda else "transformers + PEFT LoRA (float32)",
+        "path": "unsloth 4-bit QLoRA" if on_cuda else
+                f"transformers + PEFT LoRA ({'bf16 autocast' if cpu_bf16(cfg.train.cpu_bf16) else 'float32'})",
         "base": cfg.model.base,
         "train_examples": len(train_rows),
         "val_examples": len(val_rows),
+        "recall_examples": len(recall_rows),
+        "select_on": select_metric(cfg, val_rows, recall_rows),
         "tasks_in_train": {t: sum(r["task"] == t for r in train_rows) for t in TASKS},
         "steps_per_epoch": steps_per_epoch,
         "optimizer_steps": total_steps,
@@ -96,7 +100,7 @@ def main(
 
     # ---------------------------------------------------------------- data and trainer
     log = RunLog(run_dir, total_steps)
-    trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda, total_steps, [log])
+    trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda, total_steps, [log], recall_rows)
 
     # ---------------------------------------------------------------- train
     started = time.time()
@@ -128,9 +132,12 @@ def main(
         "plan": plan,
         "global_step": state.global_step,
         "best_eval_loss": state.best_metric,
+        "best_metric": plan["select_on"],
         "best_checkpoint": state.best_model_checkpoint,
         "loss_per_epoch": log.loss_per_epoch(),
-        "eval_loss_per_eval": [(e["epoch"], e["eval_loss"]) for e in log.evals],
+        # The eval loss on hf_val (unseen pages), and on hf_recall (trained facts, unseen wording).
+        "eval_loss_per_eval": [(e["epoch"], e["eval_loss"]) for e in log.evals if e["eval_loss"] is not None],
+        "recall_loss_per_eval": [(e["epoch"], e["recall_loss"]) for e in log.evals if e["recall_loss"] is not None],
         "tokens_seen": int(state.num_input_tokens_seen),
         "tokens_per_s": round(state.num_input_tokens_seen / wall, 1) if wall else None,
         "wall_s": round(wall, 1),
@@ -141,16 +148,20 @@ def main(
     }
     write_json(run_dir / "summary.json", summary)
     plot_losses(log.rows, run_dir / "loss.png")
-    typer.echo(f"adapter: {adapter_dir}  best eval loss {state.best_metric:.4f}  "
+    typer.echo(f"adapter: {adapter_dir}  best {plan['select_on']} loss {state.best_metric:.4f}  "
                f"{summary['tokens_per_s']} tokens/s  {wall:.0f} s")
 
 
 # -------------------------------------------------------------------- data
-def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict]]:
-    """hf_train.jsonl and hf_val.jsonl as prompt/completion rows; a bad line is named by file and line."""
+def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    """hf_train.jsonl, hf_val.jsonl and hf_recall.jsonl (optional: [] when absent) as prompt/completion
+    rows; a bad line is named by file and line."""
     splits = []
-    for name in ("hf_train.jsonl", "hf_val.jsonl"):
+    for name in ("hf_train.jsonl", "hf_val.jsonl", "hf_recall.jsonl"):
         path = data_dir / name
+        if name == "hf_recall.jsonl" and not path.is_file():
+            splits.append([])
+            continue
         if not path.is_file():
             hint = " (build it with: python -m prep build SRC_DIR)" if name == "hf_train.jsonl" else \
                    " (a validation split is required: prep writes it beside hf_train.jsonl)"
@@ -170,10 +181,20 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict]]:
                 raise DataError(f"{path}:{number}: malformed example ({err})") from None
             task = (record.get("meta") or {}).get("task", "")
             rows.append({"prompt": user, "completion": answer, "task": task})
-        if not rows:
+        if not rows and name != "hf_val.jsonl":
             raise DataError(f"{path}: no examples")
         splits.append(rows)
-    return splits[0], splits[1]
+    if not splits[1] and not splits[2]:
+        raise DataError(f"{data_dir / 'hf_val.jsonl'}: no examples, and no hf_recall.jsonl to evaluate on")
+    return splits[0], splits[1], splits[2]
+
+
+def select_metric(cfg: KitConfig, val_rows: list[dict], recall_rows: list[dict]) -> str:
+    """Which eval loss picks the best checkpoint and drives early stopping (train.select_on); the
+    other set when one is empty (no recall probes in an older data/; data.val_fraction 0)."""
+    if cfg.train.select_on == "recall" and recall_rows or not val_rows:
+        return "recall"
+    return "val"
 
 
 def weighted_rows(rows: list[dict], weights: dict[str, float], seed: int) -> list[dict]:
@@ -190,8 +211,9 @@ def weighted_rows(rows: list[dict], weights: dict[str, float], seed: int) -> lis
 
 
 def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cuda: bool, total_steps: int,
-                  callbacks=()):
-    """TRL's SFTTrainer over prompt/completion rows, the same on both paths."""
+                  callbacks=(), recall_rows=()):
+    """TRL's SFTTrainer over prompt/completion rows, the same on both paths. With recall rows, every
+    evaluation scores both sets (eval_val_loss, eval_recall_loss); train.select_on picks the best."""
     import torch
     from datasets import Dataset
     from transformers import EarlyStoppingCallback, PrinterCallback
@@ -214,10 +236,12 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
         weight_decay=cfg.train.weight_decay,
         lr_scheduler_type="linear",
         optim=cfg.train.optim if cfg.train.optim != "auto" else ("adamw_8bit" if on_cuda else "adamw_torch"),
-        # T4 has no bf16: fp16 there, bf16 on Ampere and newer; the CPU trains in float32.
+        # T4 has no bf16: fp16 there, bf16 on Ampere and newer. On a CPU, bf16 autocast where the CPU has
+        # it natively (the LoRA weights and optimizer stay float32), float32 elsewhere.
         fp16=on_cuda and not torch.cuda.is_bf16_supported(),
-        bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        bf16=torch.cuda.is_bf16_supported() if on_cuda else cpu_bf16(cfg.train.cpu_bf16),
         use_cpu=not on_cuda,
+        train_sampling_strategy="group_by_length" if cfg.train.group_by_length and not cfg.train.packing else "random",
         max_length=cfg.model.max_seq,
         packing=cfg.train.packing,
         # Prompt/completion rows: TRL masks the prompt, so the loss covers the answer and its end-of-turn.
@@ -228,7 +252,7 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
         save_steps=cfg.train.eval_steps if by_steps else None,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
+        metric_for_best_model=f"eval_{select_metric(cfg, val_rows, list(recall_rows))}_loss",
         greater_is_better=False,
         logging_steps=cfg.train.logging_steps,
         include_num_input_tokens_seen="non_padding",
@@ -240,12 +264,34 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
     )
     callbacks = list(callbacks)
     if cfg.train.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+        class OneSetEarlyStopping(EarlyStoppingCallback):
+            """Trainer evaluates each eval set in its own call: judge only the call with the chosen
+            set's loss (the stock callback warns "early stopping is disabled" on the others)."""
+
+            def on_evaluate(self, args, state, control, metrics, **kwargs):
+                if args.metric_for_best_model in metrics:
+                    super().on_evaluate(args, state, control, metrics, **kwargs)
+
+        callbacks.append(OneSetEarlyStopping(early_stopping_patience=cfg.train.early_stopping_patience))
+    evals = {}
+    if val_rows:  # empty when prep ran with data.val_fraction 0 (every page trains)
+        evals["val"] = rows_to_ds(val_rows)
+    if recall_rows:
+        evals["recall"] = rows_to_ds(recall_rows)
     trainer = SFTTrainer(model=model, args=args, train_dataset=rows_to_ds(train_rows),
-                         eval_dataset=rows_to_ds(val_rows), processing_class=tokenizer, callbacks=callbacks)
+                         eval_dataset=evals, processing_class=tokenizer, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.csv has them
     trainer.data_collator = PaddingCounter(trainer.data_collator, trainer.model)
     return trainer
+
+
+def cpu_bf16(setting: bool | str) -> bool:
+    """bf16 autocast on this CPU? `auto` asks oneDNN whether the CPU does bf16 natively."""
+    if setting != "auto":
+        return bool(setting)
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 # -------------------------------------------------------------------- models
@@ -335,7 +381,8 @@ class PaddingCounter:
 class RunLog:
     """Trainer callback: metrics.csv row per log, a progress bar with loss and tokens/s."""
 
-    FIELDS = ["step", "epoch", "loss", "eval_loss", "learning_rate", "tokens_seen", "tokens_per_s", "elapsed_s"]
+    FIELDS = ["step", "epoch", "loss", "eval_loss", "recall_loss", "learning_rate", "tokens_seen", "tokens_per_s",
+              "elapsed_s"]
 
     def __init__(self, run_dir: Path, total_steps: int):
         from transformers import TrainerCallback
@@ -373,20 +420,21 @@ class RunLog:
             "step": state.global_step,
             "epoch": round(state.epoch or 0, 4),
             "loss": logs.get("loss"),
-            "eval_loss": logs.get("eval_loss"),
+            "eval_loss": logs.get("eval_val_loss", logs.get("eval_loss")),  # hf_val: unseen pages
+            "recall_loss": logs.get("eval_recall_loss"),  # hf_recall: trained facts, unseen wording
             "learning_rate": logs.get("learning_rate"),
             "tokens_seen": tokens,
             "tokens_per_s": round((tokens - self.first_tokens) / elapsed, 1) if elapsed > 0 else None,
             "elapsed_s": round(elapsed, 1),
         }
-        if row["loss"] is None and row["eval_loss"] is None:
+        if row["loss"] is None and row["eval_loss"] is None and row["recall_loss"] is None:
             return
         self.rows.append(row)
-        if row["eval_loss"] is not None:
+        if row["eval_loss"] is not None or row["recall_loss"] is not None:
             self.evals.append(row)
         self.writer.writerow(row)
         self.file.flush()
-        shown = {k: row[k] for k in ("loss", "eval_loss", "tokens_per_s") if row[k] is not None}
+        shown = {k: row[k] for k in ("loss", "eval_loss", "recall_loss", "tokens_per_s") if row[k] is not None}
         self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
 
     def on_evaluate(self, args, state, control, model=None, **kwargs):
@@ -417,10 +465,13 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     train = [(r["step"], r["loss"]) for r in rows if r["loss"] is not None]
     evals = [(r["step"], r["eval_loss"]) for r in rows if r["eval_loss"] is not None]
+    recall = [(r["step"], r["recall_loss"]) for r in rows if r.get("recall_loss") is not None]
     if train:
         ax.plot(*zip(*train), label="train loss", lw=1.2)
     if evals:
-        ax.plot(*zip(*evals), "o-", label="eval loss (hf_val)", lw=1.5)
+        ax.plot(*zip(*evals), "o-", label="eval loss: hf_val (unseen pages)", lw=1.5)
+    if recall:
+        ax.plot(*zip(*recall), "s-", label="eval loss: hf_recall (trained facts, new wording)", lw=1.5)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (answer tokens)")
     ax.grid(alpha=0.3)

@@ -30,7 +30,7 @@ def tiny_data(tmp_path) -> Path:
 def test_batch_masks_prompt_and_labels_end_of_turn(tiny_data, tmp_path):
     """The classic bug: a pad token equal to EOS masks the end-of-turn, and the export never stops."""
     cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r")])
-    train_rows, val_rows = train_unsloth.read_dataset(tiny_data)
+    train_rows, val_rows, _ = train_unsloth.read_dataset(tiny_data)
     model, tokenizer = train_unsloth.load_peft_cpu(cfg)
     trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1)
     assert tokenizer.pad_token_id != tokenizer.eos_token_id
@@ -70,6 +70,55 @@ def test_bad_lines_are_named_by_file_and_line(tmp_path):
         train_unsloth.read_dataset(tmp_path)
 
 
+def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_path):
+    """hf_recall.jsonl beside the splits: every evaluation scores val and recall apart, and the best
+    checkpoint is the one that knows the trained facts best, unless train.select_on says val."""
+    write_rows(tiny_data / "hf_recall.jsonl", [qa("Bolt 3: what torque?", "13 Nm")])
+    train_rows, val_rows, recall_rows = train_unsloth.read_dataset(tiny_data)
+    assert [r["completion"][0]["content"] for r in recall_rows] == ["13 Nm"]
+    cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r")])
+    model, tokenizer = train_unsloth.load_peft_cpu(cfg)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    assert set(trainer.eval_dataset) == {"val", "recall"}
+    assert trainer.args.metric_for_best_model == "eval_recall_loss"
+    assert trainer.args.train_sampling_strategy == "group_by_length"
+    metrics = trainer.evaluate()
+    assert metrics["eval_val_loss"] > 0 and metrics["eval_recall_loss"] > 0
+    # early stopping judges the recall evaluation only (each set is its own evaluate call)
+    stopper = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "OneSetEarlyStopping")
+    state, control = trainer.state, trainer.control
+    state.best_metric = 0.5
+    stopper.on_evaluate(trainer.args, state, control, {"eval_val_loss": 9.0})
+    assert stopper.early_stopping_patience_counter == 0
+    for _ in range(cfg.train.early_stopping_patience):
+        stopper.on_evaluate(trainer.args, state, control, {"eval_recall_loss": 0.9})
+    assert stopper.early_stopping_patience_counter == 2 and control.should_training_stop
+
+    cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.select_on", "val"])
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    assert trainer.args.metric_for_best_model == "eval_val_loss"
+    (tiny_data / "hf_recall.jsonl").unlink()   # an older data/ without recall probes: val decides
+    assert train_unsloth.read_dataset(tiny_data)[2] == []
+    assert train_unsloth.select_metric(load_config(ROOT / "configs/cpu-demo.yaml", []), val_rows, []) == "val"
+
+    # data.val_fraction 0 (every page trains): an empty hf_val.jsonl, recall alone evaluates
+    (tiny_data / "hf_val.jsonl").write_text("")
+    with pytest.raises(train_unsloth.DataError, match="no hf_recall.jsonl to evaluate on"):
+        train_unsloth.read_dataset(tiny_data)
+    write_rows(tiny_data / "hf_recall.jsonl", [qa("Bolt 3: what torque?", "13 Nm")])
+    train_rows, val_rows, recall_rows = train_unsloth.read_dataset(tiny_data)
+    assert val_rows == [] and len(recall_rows) == 1
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    assert set(trainer.eval_dataset) == {"recall"} and trainer.args.metric_for_best_model == "eval_recall_loss"
+
+
+def test_cpu_bf16_setting():
+    import torch
+
+    assert train_unsloth.cpu_bf16(True) is True and train_unsloth.cpu_bf16(False) is False
+    assert train_unsloth.cpu_bf16("auto") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def test_missing_val_split_exits_2_with_one_line(tmp_path):
     write_rows(tmp_path / "hf_train.jsonl", [qa("a?", "1 Nm")])
     result = CliRunner().invoke(train_unsloth.app, ["--config", str(ROOT / "configs/cpu-demo.yaml"),
@@ -105,6 +154,10 @@ def test_short_run_changes_lora_weights_and_writes_run_folder(trained_run):
     assert summary["global_step"] == 16 and summary["tokens_seen"] > 0 and 0 <= summary["padding_fraction"] < 1
     assert summary["plan"]["path"].startswith("transformers + PEFT")
     header = (trained_run / "metrics.csv").read_text().splitlines()[0]
-    assert header.startswith("step,epoch,loss,eval_loss")
+    assert header.startswith("step,epoch,loss,eval_loss,recall_loss")
+    # the sample dataset has recall probes: both losses logged, the recall loss chose the checkpoint
+    assert summary["best_metric"] == "recall" and len(summary["recall_loss_per_eval"]) == 1
+    assert summary["best_eval_loss"] == pytest.approx(summary["recall_loss_per_eval"][0][1])
+    assert len(summary["eval_loss_per_eval"]) == 1
     assert (trained_run / "loss.png").stat().st_size > 1000
     assert (trained_run / "resolved_config.yaml").is_file()
