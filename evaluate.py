@@ -83,9 +83,10 @@ class Row:
     question: str             # the last user turn without its task tag: the spec check's context
     reference: str            # the manual's answer
     meta: dict
+    set: str = "val"          # "val": prep's held-out pages; "recall": trained facts in unseen wording
 
 
-def read_rows(path: Path, limit: int | None = None) -> list[Row]:
+def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> list[Row]:
     """hf_*.jsonl rows; `limit` keeps the first N rows of each task so a short run sees every task."""
     rows, per_task = [], Counter()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -106,7 +107,7 @@ def read_rows(path: Path, limit: int | None = None) -> list[Row]:
             continue
         per_task[task] += 1
         question = re.sub(r"^\[[A-Z]+\]\s*", "", messages[-2]["content"])
-        rows.append(Row(task, messages[:-1], question, messages[-1]["content"], meta))
+        rows.append(Row(task, messages[:-1], question, messages[-1]["content"], meta, set_name))
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows
@@ -375,7 +376,7 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
             for row in rows:
                 text = answer(row.messages)
                 examples.append({
-                    "model": c.name, "task": row.task, "question": row.messages[-1]["content"],
+                    "model": c.name, "set": row.set, "task": row.task, "question": row.messages[-1]["content"],
                     "reference": row.reference, "answer": text, "scores": score(row, text, facts),
                     "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id")},
                 })
@@ -385,6 +386,12 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
                            "answer_s": round(time.perf_counter() - loaded, 2)})
             del answer  # drop the model before the next one loads
     return {"models": models, "scores": mean_scores(examples), "examples": examples}
+
+
+def only_set(result: dict, set_name: str) -> dict:
+    """The part of a run_eval result that answered one set's rows (val or recall)."""
+    examples = [x for x in result["examples"] if x.get("set", "val") == set_name]
+    return {"models": result["models"], "scores": mean_scores(examples), "examples": examples}
 
 
 def mean_scores(examples: list[dict]) -> dict:
@@ -407,36 +414,43 @@ def mean_scores(examples: list[dict]) -> dict:
 # -----------------------------------------------------------------------------
 # the issue's success criteria, and the two bars, from the run summary and the scores
 
-def eval_losses(summary_path: Path) -> list[tuple[float, float]]:
-    """(epoch, eval loss) of every evaluation in the run: summary.json's eval_loss_per_eval, else
-    the eval_loss column of metrics.csv beside it."""
+# summary.json key and metrics.csv column of each set's eval loss (train_unsloth.py writes both)
+LOSS_KEYS = {"val": ("eval_loss_per_eval", "eval_loss"), "recall": ("recall_loss_per_eval", "recall_loss")}
+
+
+def eval_losses(summary_path: Path, set_name: str = "val") -> list[tuple[float, float]]:
+    """(epoch, eval loss) of every evaluation in the run on one set: summary.json's
+    eval_loss_per_eval (recall_loss_per_eval), else that column of metrics.csv beside it."""
+    key, column = LOSS_KEYS[set_name]
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if summary.get("eval_loss_per_eval"):
-            return [(float(e), float(v)) for e, v in summary["eval_loss_per_eval"]]
+        if summary.get(key):
+            return [(float(e), float(v)) for e, v in summary[key]]
     metrics = summary_path.parent / "metrics.csv"
     if metrics.is_file():
         import csv
 
         with open(metrics, newline="", encoding="utf-8") as f:
-            return [(float(r.get("epoch") or 0), float(r["eval_loss"]))
-                    for r in csv.DictReader(f) if r.get("eval_loss")]
+            return [(float(r.get("epoch") or 0), float(r[column]))
+                    for r in csv.DictReader(f) if r.get(column)]
     return []
 
 
-def success_criteria(result: dict, summary_path: Path | None) -> list[dict]:
+def success_criteria(result: dict, summary_path: Path | None, set_name: str = "val") -> list[dict]:
     """One line per criterion (and per tuned model): passed True/False, or None when it cannot be
-    measured, with the numbers that decided it."""
+    measured, with the numbers that decided it. For the recall set each criterion says so."""
     out = []
+    tag = "" if set_name == "val" else f" ({set_name})"
     if summary_path is not None:
-        losses = eval_losses(summary_path)
+        losses = eval_losses(summary_path, set_name)
         trail = " → ".join(f"{v:.3f}" for _, v in losses)
+        name = "eval loss fell at every evaluation" + tag
         if len(losses) < 2:
-            out.append({"criterion": "eval loss fell at every evaluation", "model": None, "passed": None,
+            out.append({"criterion": name, "model": None, "passed": None,
                         "detail": f"{len(losses)} evaluation(s) in {summary_path}: nothing to compare"})
         else:
             fell = all(b < a for (_, a), (_, b) in zip(losses, losses[1:]))
-            out.append({"criterion": "eval loss fell at every evaluation", "model": None, "passed": fell,
+            out.append({"criterion": name, "model": None, "passed": fell,
                         "detail": f"{trail} (epochs {', '.join(f'{e:.2f}' for e, _ in losses)})"})
     kinds = {m["name"]: m["kind"] for m in result["models"]}
     judged = [name for name, kind in kinds.items() if kind != "base"] or list(kinds)
@@ -444,19 +458,20 @@ def success_criteria(result: dict, summary_path: Path | None) -> list[dict]:
         tasks = result["scores"][name]
         if "spec" in tasks:
             exact, n = tasks["spec"]["exact"], tasks["spec"]["n"]
-            out.append({"criterion": f"SPEC exact match > {SPEC_BAR:.0f} %", "model": name,
+            out.append({"criterion": f"SPEC exact match > {SPEC_BAR:.0f} %{tag}", "model": name,
                         "passed": exact > SPEC_BAR,
                         "detail": f"{exact:.1f} % ({round(exact * n / 100)}/{n})"})
         shapes = {t: (round(c["shape"] * c["n"] / 100), c["n"]) for t, c in tasks.items()}
-        out.append({"criterion": "every answer in its task's shape", "model": name,
+        out.append({"criterion": "every answer in its task's shape" + tag, "model": name,
                     "passed": all(k == n for k, n in shapes.values()),
                     "detail": ", ".join(f"{t} {k}/{n}" for t, (k, n) in shapes.items())})
     return out
 
 
-def comparisons(result: dict) -> list[dict]:
+def comparisons(result: dict, set_name: str = "val") -> list[dict]:
     """The issue's bars as plain numbers: each tuned model minus the base on SPEC exact match, and
     each GGUF minus the adapter on every metric (the largest gap named)."""
+    tag = "" if set_name == "val" else f" ({set_name})"
     scores = result["scores"]
     by_kind: dict[str, list[str]] = {}
     for m in result["models"]:
@@ -466,7 +481,7 @@ def comparisons(result: dict) -> list[dict]:
         for tuned in by_kind.get("adapter", []) + by_kind.get("gguf", []):
             if "spec" in scores[base] and "spec" in scores[tuned]:
                 a, b = scores[tuned]["spec"]["exact"], scores[base]["spec"]["exact"]
-                out.append({"what": f"{tuned} − {base}, SPEC exact match", "points": round(a - b, 2),
+                out.append({"what": f"{tuned} − {base}, SPEC exact match{tag}", "points": round(a - b, 2),
                             "detail": f"{a:.1f} vs {b:.1f}"})
     for adapter in by_kind.get("adapter", []):
         for gguf in by_kind.get("gguf", []):
@@ -477,7 +492,7 @@ def comparisons(result: dict) -> list[dict]:
                 continue
             (task, metric), gap = max(gaps.items(), key=lambda kv: abs(kv[1]))
             spec = gaps.get(("spec", "exact"))
-            out.append({"what": f"{gguf} − {adapter}, largest gap", "points": round(gap, 2),
+            out.append({"what": f"{gguf} − {adapter}, largest gap{tag}", "points": round(gap, 2),
                         "detail": f"{task} {METRICS[metric]}"
                                   + (f"; SPEC exact match {spec:+.1f}" if spec is not None else "")})
     return out
@@ -501,13 +516,13 @@ def score_rows(result: dict) -> list[tuple[str, str, list[float | None]]]:
     return rows
 
 
-def print_table(result: dict, criteria: list[dict], compared: list[dict]) -> None:
+def print_table(result: dict, criteria: list[dict], compared: list[dict], title: str = "") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     names = [m["name"] for m in result["models"]]
-    table = Table(title="scores on 0-100 (↓ lower is better)")
+    table = Table(title=(title + ": " if title else "") + "scores on 0-100 (↓ lower is better)")
     table.add_column("task")
     table.add_column("n", justify="right")
     table.add_column("metric", no_wrap=True)
@@ -573,8 +588,35 @@ def write_chart(result: dict, path: Path) -> None:
 
 
 def write_html(result: dict, criteria: list[dict], compared: list[dict], meta: dict, path: Path,
-               chart_name: str, worst: int = 5) -> None:
-    """One self-contained page (the chart beside it): scores, criteria, bars, worst examples."""
+               chart_name: str, worst: int = 5, recall: dict | None = None) -> None:
+    """One self-contained page (the charts beside it): scores, criteria, bars, worst examples; then
+    the same for the recall set when it was answered."""
+    e = html.escape
+    parts = html_part(result, criteria, compared, chart_name, worst)
+    if recall:
+        parts += (f"<h1>Recall: the trained facts, asked in wording never trained</h1>"
+                  f"<p>{e(recall['data'])} · {recall['rows']} rows</p>"
+                  + html_part(recall["result"], recall["criteria"], recall["bars"], recall["chart"], worst))
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Evaluation · {e(meta['data'])}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; max-width: 80em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
+pre {{ white-space: pre-wrap; margin: 0; font-size: 12px; }} .PASS {{ color: #176a1a; }} .FAIL {{ color: #a40e0e; }}
+.ex {{ margin: 1em 0 1.5em; }} .q {{ font-weight: 600; }} .src {{ color: #666; font-size: 12px; margin: 2px 0 4px; }}
+table.pair td {{ width: 50%; }} summary {{ cursor: pointer; font-weight: 600; margin-top: .6em; }}
+</style></head><body>
+<h1>Does the fine-tune know the manual better than the base model?</h1>
+<p>{e(meta['data'])} · {meta['rows']} rows · greedy, at most {meta['max_new_tokens']} new tokens ·
+<code>{e(meta['command'])}</code></p>
+{parts}
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+def html_part(result: dict, criteria: list[dict], compared: list[dict], chart_name: str, worst: int) -> str:
+    """Scores, chart, criteria, bars and worst examples of one set, as HTML."""
     e = html.escape
     names = [m["name"] for m in result["models"]]
     head = "".join(f"<th>{e(n)}</th>" for n in names)
@@ -603,39 +645,36 @@ def write_html(result: dict, criteria: list[dict], compared: list[dict], meta: d
                 "</table></div>" for x in examples[:worst])
             sections.append(f"<details><summary>{e(task.upper())} · {e(name)}: the {min(worst, len(examples))} "
                             f"worst of {len(examples)}</summary>{items}</details>")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Evaluation · {e(meta['data'])}</title>
-<style>
-body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; max-width: 80em; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
-pre {{ white-space: pre-wrap; margin: 0; font-size: 12px; }} .PASS {{ color: #176a1a; }} .FAIL {{ color: #a40e0e; }}
-.ex {{ margin: 1em 0 1.5em; }} .q {{ font-weight: 600; }} .src {{ color: #666; font-size: 12px; margin: 2px 0 4px; }}
-table.pair td {{ width: 50%; }} summary {{ cursor: pointer; font-weight: 600; margin-top: .6em; }}
-</style></head><body>
-<h1>Does the fine-tune know the manual better than the base model?</h1>
-<p>{e(meta['data'])} · {meta['rows']} rows · greedy, at most {meta['max_new_tokens']} new tokens ·
-<code>{e(meta['command'])}</code></p>
-<h2>Scores (0-100; value not in index: lower is better)</h2>
+    return f"""<h2>Scores (0-100; value not in index: lower is better)</h2>
 <table><tr><th>task</th><th>metric</th>{head}</tr>{body}</table>
 <p><img src="{e(chart_name)}" alt="scores per task and model" style="max-width: 100%"></p>
 <h2>Success criteria</h2><ul>{crit}</ul>
 {'<h2>Bars</h2><ul>' + bars + '</ul>' if bars else ''}
 <h2>Worst examples</h2>
 {''.join(sections)}
-</body></html>
 """
-    path.write_text(page, encoding="utf-8")
 
 
-def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta: dict, out: Path) -> dict[str, Path]:
+def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta: dict, out: Path,
+                  recall: dict | None = None) -> dict[str, Path]:
+    """eval.json, chart.png, report.html; with `recall` ({data, rows, result, criteria, bars}) also
+    chart_recall.png, and eval.json's "recall" holds that set's scores, criteria and bars."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "eval.json", "chart": out / "chart.png", "html": out / "report.html"}
-    files["json"].write_text(json.dumps({**meta, "models": result["models"], "scores": result["scores"],
-                                         "criteria": criteria, "bars": compared,
-                                         "examples": result["examples"]}, ensure_ascii=False, indent=1),
-                             encoding="utf-8")
+    record = {**meta, "models": result["models"], "scores": result["scores"], "criteria": criteria,
+              "bars": compared, "examples": result["examples"]}
+    if recall:
+        files["chart_recall"] = out / "chart_recall.png"
+        recall = {**recall, "chart": files["chart_recall"].name}
+        record["recall"] = {"data": recall["data"], "rows": recall["rows"], "scores": recall["result"]["scores"],
+                            "criteria": recall["criteria"], "bars": recall["bars"]}
+        record["examples"] = result["examples"] + recall["result"]["examples"]
+        write_chart(recall["result"], files["chart_recall"])
+    tmp = files["json"].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(files["json"])
     write_chart(result, files["chart"])
-    write_html(result, criteria, compared, meta, files["html"], files["chart"].name)
+    write_html(result, criteria, compared, meta, files["html"], files["chart"].name, recall=recall)
     return files
 
 
@@ -666,6 +705,9 @@ def main(
         help="Longest answer, the same for every model (a long procedure needs ~250).")] = 256,
     threads: Annotated[int, typer.Option(help="CPU threads for every model; 0 = the library's default.")] = 0,
     progress: Annotated[bool, typer.Option(help="Progress bar while the models answer.")] = True,
+    recall: Annotated[bool, typer.Option(
+        help="Also answer hf_recall.jsonl beside --data: the trained facts asked in wording never trained "
+             "(val holds whole unseen pages, whose values no model can know).")] = True,
 ) -> None:
     """Answer every row with each model given, score per task, print the table and the success
     criteria, and write eval.json, chart.png and report.html to --out."""
@@ -678,8 +720,16 @@ def main(
         raise fail(f"--max-new-tokens {max_new_tokens} must be at least 1")
     if not data.is_file():
         raise fail(f"--data {data}: no such file (build it with: python -m prep build SRC_DIR)")
+    recall_path = data.parent / "hf_recall.jsonl"
+    recall = recall and recall_path.is_file() and recall_path.resolve() != data.resolve()
+    main_set = "recall" if data.resolve() == recall_path.resolve() else "val"
+    if recall and not data.read_text(encoding="utf-8").strip():
+        typer.echo(f"note: {data} is empty (prep ran with data.val_fraction 0: every page trained); "
+                   f"evaluating {recall_path}", err=True)
+        data, main_set, recall = recall_path, "recall", False
     try:
-        rows = read_rows(data, limit)
+        rows = read_rows(data, limit, set_name=main_set)
+        recall_rows = read_rows(recall_path, limit, set_name="recall") if recall else []
     except ValueError as err:
         raise fail(str(err))
     candidates = []
@@ -718,17 +768,25 @@ def main(
         typer.echo(f"note: no spec index at {index}; the unmatched-value score is left out", err=True)
 
     # ---------------------------------------------------------------- answer, score, report
-    result = run_eval(rows, candidates, facts, show_progress=progress)
-    criteria = success_criteria(result, run_summary)
-    compared = comparisons(result)
+    full = run_eval(rows + recall_rows, candidates, facts, show_progress=progress)
+    result = only_set(full, main_set)
+    criteria = success_criteria(result, run_summary, main_set)
+    compared = comparisons(result, main_set)
     meta = {"command": " ".join(["python", "evaluate.py", *sys.argv[1:]]), "data": str(data),
             "rows": len(rows), "rows_per_task": dict(Counter(r.task for r in rows)),
             "max_new_tokens": max_new_tokens, "decoding": "greedy (temperature 0)",
             "spec_index": str(index) if facts is not None else None,
             "run_summary": str(run_summary) if run_summary else None}
-    print_table(result, criteria, compared)
-    files = write_outputs(result, criteria, compared, meta, out)
-    typer.echo(f"wrote {files['json']}, {files['chart']}, {files['html']}")
+    print_table(result, criteria, compared, title=f"{data.name}")
+    recalled = None
+    if recall_rows:
+        part = only_set(full, "recall")
+        recalled = {"data": str(recall_path), "rows": len(recall_rows), "result": part,
+                    "criteria": success_criteria(part, run_summary, "recall"), "bars": comparisons(part, "recall")}
+        print_table(part, recalled["criteria"], recalled["bars"],
+                    title=f"{recall_path.name} (trained facts, unseen wording)")
+    files = write_outputs(result, criteria, compared, meta, out, recall=recalled)
+    typer.echo("wrote " + ", ".join(str(f) for f in files.values()))
 
 
 if __name__ == "__main__":

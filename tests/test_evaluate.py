@@ -199,6 +199,36 @@ def test_report_files(scripted, tmp_path):
     assert "I don&#x27;t know." in page and "54 Nm" in page
 
 
+def test_recall_set_scored_and_reported_apart(scripted, tmp_path):
+    """Rows of hf_recall.jsonl are answered in the same pass but scored, judged and charted as their
+    own set: val's numbers are not diluted by trained facts, nor recall's by unseen pages."""
+    recall = ev.read_rows(scripted["data"], set_name="recall")[:2]   # drain plug (exact), head bolts (misses)
+    full = ev.run_eval(scripted["rows"] + recall, scripted["models"], scripted["facts"], show_progress=False)
+    val, rec = ev.only_set(full, "val"), ev.only_set(full, "recall")
+    assert val["scores"]["tuned"]["spec"]["exact"] == 25.0 and val["scores"]["tuned"]["spec"]["n"] == 4
+    assert rec["scores"]["tuned"] == {"spec": {"n": 2, "exact": 50.0, "unmatched_value": 0.0, "shape": 100.0}}
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"eval_loss_per_eval": [[1.0, 2.1], [2.0, 2.4]],
+                                   "recall_loss_per_eval": [[1.0, 1.2], [2.0, 0.6]]}))
+    crit = {c["criterion"]: c for c in ev.success_criteria(rec, summary, "recall")}
+    assert crit["eval loss fell at every evaluation (recall)"]["passed"] is True
+    assert crit["SPEC exact match > 80 % (recall)"]["detail"] == "50.0 % (1/2)"
+    assert ev.success_criteria(val, summary)[0]["passed"] is False       # val's loss rose
+    bars = ev.comparisons(rec, "recall")
+    assert bars == [{"what": "tuned − base, SPEC exact match (recall)", "points": 50.0, "detail": "50.0 vs 0.0"}]
+
+    meta = {"command": "python evaluate.py --test", "data": str(scripted["data"]), "rows": 8, "max_new_tokens": 16}
+    recalled = {"data": "hf_recall.jsonl", "rows": 2, "result": rec, "criteria": list(crit.values()), "bars": bars}
+    files = ev.write_outputs(val, [], [], meta, tmp_path / "out", recall=recalled)
+    assert files["chart_recall"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = json.loads(files["json"].read_text(encoding="utf-8"))
+    assert written["recall"]["scores"]["tuned"]["spec"]["exact"] == 50.0
+    assert written["scores"]["tuned"]["spec"]["exact"] == 25.0
+    assert sum(x["set"] == "recall" for x in written["examples"]) == 4    # 2 rows x 2 models
+    page = files["html"].read_text(encoding="utf-8")
+    assert 'src="chart_recall.png"' in page and "tuned − base, SPEC exact match (recall)" in page
+
+
 def test_limit_keeps_every_task(scripted):
     rows = ev.read_rows(scripted["data"], limit=1)
     assert [r.task for r in rows] == ["spec", "procedure", "explanation", "wiring", "troubleshooting"]
