@@ -7,7 +7,7 @@ demo input and its test fixtures:
     python scripts/render_sample.py --out build/sample-pages
 
 renders each page below to a scan-like PNG at the path given, writes the PDFs, copies
-Kestrel-K2-techspec.html and writes truth.json (what each page says, as structured data).
+Kestrel-K2-techspec.html and writes sample-pages.truth.json beside them (what each page says, as structured data).
 
 Pages are listed in the order they are rendered. Each is a dict with `path` (where the render goes,
 laid out like the real scans: `NN - Section Name/NN-PP.png`), `kind`, `section` (id, name), and the

@@ -5,7 +5,7 @@
 
 Writes one PNG per page at the path the manual gives it (`NN - Section Name/NN-PP.png`, like the
 real scans), the gearbox notes as two PDFs (page images only, and the same with an invisible text
-layer as an OCR'd scan has), a copy of the HTML spec sheet, and truth.json: for every page what it
+layer as an OCR'd scan has), a copy of the HTML spec sheet, and OUT.truth.json beside the folder: for every page what it
 says as structured data, every printed line with its pixel box, and the photo and text-column boxes.
 
 Deterministic: the scan noise is seeded from each page's path, so two runs give byte-identical
@@ -685,10 +685,18 @@ def page_truth(page, path, kind, content, boxes, lines, size, language="en", **e
     }
 
 
+def truth_path(out: Path) -> Path:
+    """build/sample-pages → build/sample-pages.truth.json"""
+    return out.with_name(out.name + ".truth.json")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "build" / "sample-pages",
-                        help="folder for the renders and truth.json (default: build/sample-pages)")
+                        help="folder for the renders (default: build/sample-pages)")
+    parser.add_argument("--truth", type=Path, default=None,
+                        help="where truth.json goes (default: beside the folder, OUT.truth.json: inside it, "
+                             "prep would read it as a page and report it as a bad file)")
     args = parser.parse_args(argv)
     missing = [str(p) for p in FONT_FILES.values() if not p.is_file()]
     if missing:
@@ -697,6 +705,7 @@ def main(argv=None):
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    (out / "truth.json").unlink(missing_ok=True)  # where renders before 2026-11-25 put it
     renderers = {"torque_table": torque_table_page, "repair": repair_page, "wiring": wiring_page,
                  "troubleshooting": troubleshooting_page, "index": index_page,
                  "foreign": foreign_page}
@@ -740,8 +749,10 @@ def main(argv=None):
                             {"rows": table.rows}, {}, [], None, skew_degrees=None))
 
     document = {"vehicle": manual.VEHICLE, "pages": truth}
-    (out / "truth.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+    truth_file = args.truth or truth_path(out)
+    tmp = truth_file.with_name(truth_file.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(truth_file)
     print(f"rendered {len(truth)} pages to {out}")
 
 

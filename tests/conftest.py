@@ -38,9 +38,10 @@ def sample_pages(tmp_path_factory) -> Path:
 def sample_blocks(sample_pages, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("work")
     cache = tmp_path_factory.mktemp("ocr-cache")
-    run("-m", "prep", "blocks", str(sample_pages), "--out", str(work), "--cache", str(cache), "--jobs", "2", "--quiet",
-        check=False)  # exit 0 or 1; truth.json among the pages is a bad file by design
+    run("-m", "prep", "blocks", str(sample_pages), "--out", str(work), "--cache", str(cache), "--jobs", "2", "--quiet")
     assert (work / "blocks.jsonl").is_file()
+    # truth.json lies beside the pages: every file in the folder is a page prep can read
+    assert not (work / "errors.txt").is_file() or not (work / "errors.txt").read_text().strip()
     return work / "blocks.jsonl"
 
 

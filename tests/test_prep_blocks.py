@@ -33,13 +33,12 @@ def ocr_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory, ocr_cache):
-    """Rendered sample pages (truth.json moved out of the page folder), read once."""
+    """Rendered sample pages (truth.json beside the page folder), read once."""
     base = tmp_path_factory.mktemp("sample")
     pages = base / "pages"
     subprocess.run([sys.executable, str(ROOT / "scripts/render_sample.py"), "--out", str(pages)], check=True,
                    cwd=ROOT, capture_output=True)
-    truth = json.loads((pages / "truth.json").read_text())
-    shutil.move(pages / "truth.json", base / "truth.json")
+    truth = json.loads((base / "pages.truth.json").read_text())
     result = build_blocks(pages, base / "work", jobs=2, cache_dir=ocr_cache, progress=False)
     blocks = [json.loads(l) for l in (base / "work/blocks.jsonl").read_text().splitlines()]
     page_rows = [json.loads(l) for l in (base / "work/pages.jsonl").read_text().splitlines()]

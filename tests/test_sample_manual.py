@@ -33,7 +33,7 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def truth(rendered):
-    return json.loads((rendered / "truth.json").read_text(encoding="utf-8"))
+    return json.loads(rendered.with_name(rendered.name + ".truth.json").read_text(encoding="utf-8"))
 
 
 def page(truth, path, pdf_page=None):
@@ -62,6 +62,9 @@ def test_two_renders_are_byte_identical(rendered, tmp_path):
     assert first == second
     for relative in first:
         assert (rendered / relative).read_bytes() == (again / relative).read_bytes(), relative
+    truths = [folder.with_name(folder.name + ".truth.json") for folder in (rendered, again)]
+    assert truths[0].read_bytes() == truths[1].read_bytes()
+    assert "truth.json" not in {p.name for p in first}   # beside the pages, never among them
 
 
 def test_every_page_in_truth_exists_with_its_size(rendered, truth):
