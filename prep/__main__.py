@@ -4,6 +4,9 @@
     python -m prep blocks build/sample-pages --out work/sample
     python -m prep dataset work/blocks.jsonl --config configs/cpu-demo.yaml       # → data/
     python -m prep build ../shared/samples/e30-m3 --config configs/colab-t4.yaml  # both, in one go
+    python -m prep build pages/ --config configs/colab-t4.yaml --data.val_fraction 0  # every page trains
+
+`dataset` and `build` take `--section.key value` overrides of the config, as train_unsloth.py does.
 """
 
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Service-manual pages -> dataset.")
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}  # --section.key value overrides
 
 
 @app.command()
@@ -35,23 +39,25 @@ def blocks(
     raise typer.Exit(0 if result.blocks else 1)
 
 
-@app.command()
+@app.command(context_settings=EXTRA)
 def dataset(
+    ctx: typer.Context,
     blocks_file: Path = typer.Argument(..., help="blocks.jsonl written by `prep blocks`."),
     config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Its data section (split, seed, phrasings) and "
                                 "model (tokenizer for token counts, max_seq) are used."),
     out: Path = typer.Option(None, "--out", help="Output folder [default: the config's data.dir]."),
 ) -> None:
     """Turn blocks into the five-task chat dataset, with its card, quality report and spec index."""
-    cfg = config_or_exit(config)
+    cfg = config_or_exit(config, ctx.args)
     if not blocks_file.is_file():
         typer.echo(f"error: {blocks_file}: not found (write it with: python -m prep blocks SRC_DIR)", err=True)
         raise typer.Exit(2)
     write_dataset(blocks_file, out or cfg.data.dir, cfg)
 
 
-@app.command()
+@app.command(context_settings=EXTRA)
 def build(
+    ctx: typer.Context,
     src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
     config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Profile whose data and model sections apply."),
     out: Path = typer.Option(None, "--out", help="Dataset folder [default: the config's data.dir]."),
@@ -61,7 +67,7 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
-    cfg = config_or_exit(config)
+    cfg = config_or_exit(config, ctx.args)
     try:
         blocks(src_dir, work, jobs, cache, quiet)
     except typer.Exit as done:
@@ -70,11 +76,11 @@ def build(
     write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
 
 
-def config_or_exit(path: Path):
+def config_or_exit(path: Path, overrides: list[str] = ()):
     from config import ConfigError, load_config
 
     try:
-        return load_config(path)
+        return load_config(path, list(overrides))
     except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
@@ -94,9 +100,11 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     rejected = sum(result.rejected.values())
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
                f"{rejected} candidates rejected (see {out / 'qa_report.md'}) -> {out}")
-    if not result.train or not result.val:
+    if not result.train or not result.val and cfg.data.val_fraction > 0:
         typer.echo("error: the dataset has no train or no val rows: give more pages", err=True)
         raise typer.Exit(1)
+    if not result.val:
+        typer.echo("note: data.val_fraction 0: every page trains; hf_recall.jsonl evaluates (hf_val.jsonl is empty)")
 
 
 if __name__ == "__main__":

@@ -280,7 +280,7 @@ training): it measures whether the model learned its manual; `hf_val.jsonl` hold
 
 ## How the split was made
 Whole pages (or repair operations, or troubleshooting symptoms) go to one side: seed {data.seed},
-{data.val_fraction:.0%} of the facts in validation. No page and no fact's paraphrases appear in both.
+{data.val_fraction:.0%} of the facts in validation{" (none: every page trains, hf_recall.jsonl evaluates)" if not data.val_fraction else ""}. No page and no fact's paraphrases appear in both.
 Train holds {data.phrasings_per_fact} phrasings per fact; validation one phrasing from a separate set.
 Rare tasks are oversampled inside train only, at most {data.oversample_cap}×.
 

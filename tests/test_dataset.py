@@ -158,3 +158,14 @@ def test_recall_probes_ask_trained_facts_in_unseen_words(sample_dataset):
     for row in recall:
         assert row["meta"]["fact_id"] in train_facts          # the model trained on this fact...
         assert row["messages"][0]["content"] not in train_questions  # ...never on this wording
+
+
+def test_val_fraction_zero_teaches_every_page(sample_blocks, sample_dataset, tmp_path):
+    """The model a workshop ships should know the whole manual: with data.val_fraction 0 no page is
+    held out, hf_val.jsonl is empty, and the recall probes cover every fact."""
+    build_dataset(sample_blocks, tmp_path, DataConfig(val_fraction=0), tokenizer_name=None)
+    assert (tmp_path / "hf_val.jsonl").read_text() == ""
+    facts = lambda path: {r["meta"]["fact_id"] for r in read_jsonl(path)}  # noqa: E731
+    held_out = facts(sample_dataset / "hf_val.jsonl")
+    assert held_out and held_out <= facts(tmp_path / "hf_train.jsonl")     # the held-out pages now train
+    assert facts(tmp_path / "hf_recall.jsonl") == facts(tmp_path / "hf_train.jsonl")
