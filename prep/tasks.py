@@ -191,13 +191,18 @@ CATEGORY_MEASURE = {"capacities": "capacity", "dimensions": "dimension", "weight
                     "electrical system": "rating", "tyres": "size", "tires": "size"}
 
 TEXT_SPEC = re.compile(
-    rf"(?P<label>[A-Z][A-Za-z0-9 ()/,'-]{{3,70}}?)\s*(?:[:=]|\bto\b)\s*(?P<rest>(?:[A-Z]\d\d\s+)?{NUMBER}\s*(?:{UNIT})[^.;]*)")
+    # the rest runs to the sentence's end: a full stop or semicolon, but not a decimal point ("22.4 mm")
+    rf"(?P<label>[A-Z][A-Za-z0-9 ()/,'-]{{3,70}}?)\s*(?:[:=]|\bto\b)\s*(?P<rest>(?:[A-Z]\d\d\s+)?{NUMBER}\s*(?:{UNIT})(?:[^.;]|\.(?=\d))*)")
 
 
 def text_facts(block: dict) -> list[dict]:
     """`Minimum thickness: K20 20.4 mm, K25 22.4 mm.` / `Tighten Torx screw (1) to 16 Nm.`"""
     facts = []
-    for line in re.split(r"(?<=[.;])\s+|\n", block.get("text", "")):
+    # A steps block has each step whole in fields.steps; its text keeps the page's line breaks,
+    # which can fall inside a spec ("K20 20.4 mm,\nK25 22.4 mm").
+    steps = (block.get("fields") or {}).get("steps")
+    text = "\n".join(steps) if steps else block.get("text", "")
+    for line in re.split(r"(?<=[.;])\s+|\n", text):
         match = TEXT_SPEC.search(line)
         if not match:
             continue

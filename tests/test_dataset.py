@@ -31,6 +31,17 @@ def test_spec_from_torque_table_is_exact_with_alt_unit(rows):
     assert row["meta"]["page_label"] == "11-4" and row["meta"]["source_path"] == "00 - Torque Specs/11-04.png"
 
 
+def test_spec_line_in_a_step_gives_every_variant(rows, sample_dataset):
+    """`6. Minimum thickness: K20 20.4 mm, K25 22.4 mm.` on 34-15: both values, the decimal point
+    not taken for the sentence's end (it once cut the line at "22", losing K25)."""
+    for variant, value in (("K20", "20.4 mm"), ("K25", "22.4 mm")):
+        row = find(rows, "spec", f"minimum thickness (removing and installing front brake discs) on the {variant}")
+        assert row["messages"][1]["content"] == value and row["meta"]["page_label"] == "34-15"
+    index = read_jsonl(sample_dataset / "spec_index.jsonl")
+    assert {(f["variant"], f["value"]) for f in index if f["component"] == "Minimum thickness"} == \
+        {("K20", "20.4"), ("K25", "22.4")}
+
+
 def test_multistage_spec_has_every_stage_in_order(rows):
     row = find(rows, "spec", "cylinder head bolts", "40 Nm")
     answer = row["messages"][1]["content"]
