@@ -42,6 +42,23 @@ def test_spec_line_in_a_step_gives_every_variant(rows, sample_dataset):
         {("K20", "20.4"), ("K25", "22.4")}
 
 
+@pytest.mark.parametrize("line, facts", [
+    # real lines of the E30 sample pages
+    ('Basic adjustment distance A on piston rod = 125 mm (4.921").',
+     [("Basic adjustment distance A on piston rod", None, "125", "mm")]),
+    ('Adjust distance A = 181 mm (7.126") - front threaded pin B = 159 mm (6.260) - rear threaded pin.',
+     [("distance A", None, "181", "mm")]),                        # B's 159 mm is not distance A's
+    ('Paste adhesive tape or make a chalk mark, both 3 to 4 cm (1.181 to 1.575") long.', []),  # a range
+    ("Compress drive (position A), pull down slightly (linkage play) and then tighten screw to 2 Nm.", []),
+    ("Minimum thickness: K20 20.4 mm, K25 22.4 mm.",
+     [("Minimum thickness", "K20", "20.4", "mm"), ("Minimum thickness", "K25", "22.4", "mm")]),
+])
+def test_spec_lines_name_a_part_and_its_own_values(line, facts):
+    from prep.tasks import text_facts
+
+    assert [(f["component"], f["variant"], f["value"], f["unit"]) for f in text_facts({"text": line})] == facts
+
+
 def test_multistage_spec_has_every_stage_in_order(rows):
     row = find(rows, "spec", "cylinder head bolts", "40 Nm")
     answer = row["messages"][1]["content"]
