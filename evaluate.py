@@ -316,7 +316,11 @@ def hf_loader(base: str, adapter: Path | None, max_new_tokens: int, threads: int
         # The adapter folder holds the tokenizer the run trained with (its pad token); the chat
         # template is the base's either way.
         tokenizer = AutoTokenizer.from_pretrained(str(adapter) if adapter else folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        # On a GPU (Colab) the 3B model in 16 bits; on a CPU float32, as it trained there.
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.float32 if device == "cpu" else \
+            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
         if adapter is not None:
             from peft import PeftModel
 
@@ -329,7 +333,7 @@ def hf_loader(base: str, adapter: Path | None, max_new_tokens: int, threads: int
 
         def answer(messages: list[dict]) -> str:
             inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                   return_tensors="pt", return_dict=True)
+                                                   return_tensors="pt", return_dict=True).to(device)
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      temperature=None, top_p=None, top_k=None,
