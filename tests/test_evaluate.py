@@ -238,7 +238,8 @@ def test_manuals_own_answers_score_full_marks(sample_dataset):
     """The metrics agree with the data they judge: every reference prep writes is in its shape,
     matches itself exactly, has every value in the spec index, and has its steps in order."""
     facts = spec_check.load_spec_index(sample_dataset / "spec_index.jsonl")
-    rows = ev.read_rows(sample_dataset / "hf_train.jsonl") + ev.read_rows(sample_dataset / "hf_val.jsonl")
+    rows = [row for name in ("hf_train.jsonl", "hf_val.jsonl", "hf_recall.jsonl")
+            for row in ev.read_rows(sample_dataset / name)]
     assert {r.task for r in rows} == set(ev.TASKS)
     for row in rows:
         scores = ev.score(row, row.reference, facts)
