@@ -137,7 +137,8 @@ def test_dry_run_prints_plan_and_writes_nothing(tiny_data, tmp_path):
     out = tmp_path / "run"
     done = run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
                "--train.output_dir", str(out), "--dry-run")
-    assert "optimizer_steps: 60" in done.stdout and "train_examples: 6" in done.stdout
+    # 6 rows in batches of 4: 2 steps an epoch, 6 epochs
+    assert "optimizer_steps: 12" in done.stdout and "train_examples: 6" in done.stdout
     assert "load_in_4bit needs CUDA" in done.stderr  # says what happens instead on a CPU
     assert not out.exists()
 
