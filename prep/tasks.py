@@ -113,11 +113,21 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
             if not label_lines and not type_:
                 continue
             first = label_lines[0] if label_lines else ""
-            if type_ or re.match(r"(?i)engine\b", first):
-                variant = type_ or first          # "Engine K20, bolts with 12-point head" / Type "K20"
+            if INSTRUCTION.match(first) and not type_ and not screw and component and stage:
+                # "Loosen all bolts 1/2 turn" between two torque stages: a stage of the procedure
+                stage += 1
+                facts.append({"component": component, "measure": first[0].lower() + first[1:], "variant": variant,
+                              "screw": None, "value": None, "unit": "", "alt": None, "stage": stage,
+                              "group": group_title})
+                continue
+            coded = strip_code(first) != first    # "5AZ Cylinder head bolts": the table's row code
+            if re.match(r"(?i)engine\b", first) or (type_ and (not first or component and not coded)):
+                # "Engine K20, bolts with 12-point head" / Type "K20" / a remark beside a type:
+                # "For repair work, only use screws with Torx head | M20 | M10"
+                variant = type_ or first
             else:
                 component = strip_code(first)  # drop "2AZ " codes
-                variant = None
+                variant = type_ or None           # "5AZ Cylinder head bolts | M51/M41 | M11": both
             stage = 0
             continue
         # One stage per line when a cell holds several (a scan can merge rows).
@@ -146,6 +156,10 @@ def torque_table_facts(block: dict, columns: list[str], rows: list[list[str]]) -
         if counts[(f["component"], f["variant"])] == 1:
             f["stage"] = None
     return facts
+
+
+# A table row that tells the mechanic to do something between two values, not a part's name.
+INSTRUCTION = re.compile(r"(?i)(?:loosen|slacken|release|back off|undo|unscrew|turn back|run|wait|warm up|start)\b")
 
 
 def clean_code(cell: str) -> str:
@@ -244,12 +258,14 @@ def split_alt_unit(unit: str) -> tuple[str, str | None]:
 def spec_answer(facts: list[dict]) -> str:
     """Value and unit as printed; every stage of a multi-stage spec, in order."""
     def one(f):
+        if f["value"] is None:             # an instruction stage: "loosen all bolts 1/2 turn"
+            return ""
         text = f["value"] if f.get("whole_cell") else f"{f['value']} {f['unit']}".strip()
         text = text.replace(" °", "°")
         return text + (f" ({f['alt']})" if f.get("alt") else "")
     if len(facts) == 1:
         return one(facts[0])
-    return "; ".join(f"stage {i}: {f['measure']} {one(f)}" for i, f in enumerate(facts, 1))
+    return "; ".join(f"stage {i}: {f['measure']} {one(f)}".rstrip() for i, f in enumerate(facts, 1))
 
 
 def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> tuple[list[Example], list[dict]]:
@@ -272,6 +288,8 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
         operation_title = (block.get("context") or {}).get("operation_title")
         for (component, variant, _), group in groups.items():
             for fact in group:
+                if fact["value"] is None:  # an instruction stage has no value to check answers against
+                    continue
                 index.append({"component": component, "measure": fact["measure"], "variant": variant,
                               "value": fact["value"], "unit": fact["unit"], "alt": fact.get("alt"),
                               "stage": fact["stage"], "text": spec_answer([fact]),

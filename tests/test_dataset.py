@@ -197,3 +197,67 @@ def test_val_fraction_zero_teaches_every_page(sample_blocks, sample_dataset, tmp
     held_out = facts(sample_dataset / "hf_val.jsonl")
     assert held_out and held_out <= facts(tmp_path / "hf_train.jsonl")     # the held-out pages now train
     assert facts(tmp_path / "hf_recall.jsonl") == facts(tmp_path / "hf_train.jsonl")
+
+
+TORQUE_COLUMNS = ["", "Type", "Screw", "Measure", "Unit"]
+
+
+def torque_block(rows: list[list[str]]) -> dict:
+    return {"kind": "table", "text": "", "fields": {"columns": TORQUE_COLUMNS, "rows": rows},
+            "source": {"path": "11-06.jpg", "page_label": "11-6"}}
+
+
+def test_torque_table_rows_as_the_e30_manual_prints_them():
+    """Rows of the E30 pages 11-4 and 11-6 (as OCR gives them): a coded component row carrying its
+    engine type, an instruction between two torque stages, a remark beside a type."""
+    from prep.tasks import spec_answer, spec_facts
+
+    facts = spec_facts(torque_block([
+        ["5AZ Cylinder head bolts\nReplace, wash and oil cylinder head bolts", "M51/M41", "M11", "", ""],
+        ["Torque", "", "", "80", "Nm"],
+        ["Loosen all bolts 1/2 turn", "", "", "", ""],
+        ["Torque", "", "", "50", "Nm"],
+        ["Torque angle", "", "", "90", "°"],
+        ["warm-running time", "", "", "25", "min"],
+    ]))
+    assert {(f["component"], f["variant"]) for f in facts} == {("Cylinder head bolts", "M51/M41")}
+    assert spec_answer(facts) == ("stage 1: torque 80 Nm; stage 2: loosen all bolts 1/2 turn; stage 3: torque 50 Nm; "
+                                  "stage 4: torque angle 90°; stage 5: warm-running time 25 min")
+
+    facts = spec_facts(torque_block([
+        ["2AZ Cylinder head bolts\nReplace, wash and oil cylinder head bolts.", "", "", "", ""],
+        ["For repair work, only use screws with Torx head", "M20", "M10", "", ""],
+        ["torque", "", "", "30", "Nm"],
+    ]))
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [("Cylinder head bolts", "M20", "30")]
+
+
+def test_instruction_stage_is_checked_on_the_page_and_kept_out_of_the_index():
+    import random
+
+    from prep.tasks import spec_examples
+
+    block = torque_block([
+        ["5AZ Cylinder head bolts", "M51/M41", "M11", "", ""],
+        ["Torque", "", "", "80", "Nm"], ["Loosen all bolts 1/2 turn", "", "", "", ""], ["Torque", "", "", "50", "Nm"]])
+    block.update(id="11-06.jpg#p1#b1", text="5AZ Cylinder head bolts M51/M41 M11 Torque 80 Nm Loosen all bolts 1/2 turn "
+                                            "Torque 50 Nm")
+    examples, index = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    assert [f["value"] for f in index] == ["80", "50"]            # no empty value for serve.py to match
+    assert gates.check(examples[0]) is None
+    # an instruction the page does not print fails like a wrong value
+    examples[0].spec["facts"][1]["measure"] = "loosen all bolts 3/4 turn"
+    assert gates.check(examples[0]) == "answer not found in its source block"
+
+
+@pytest.mark.parametrize("variant, reason", [("S$6S560G", "OCR garbage"), ("S38B36", None)])
+def test_misread_engine_code_is_rejected(variant, reason):
+    import random
+
+    from prep.tasks import spec_examples
+
+    block = torque_block([["4AZ Oil drain plug/filler plug", "All", "", "50", "Nm"], ["", variant, "", "52", "Nm"]])
+    block.update(id="23-02.jpg#p1#b1", text=f"4AZ Oil drain plug/filler plug All 50 Nm {variant} 52 Nm")
+    examples, _ = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    coded = [ex for ex in examples if ex.spec["variant"] == variant]
+    assert coded and gates.check(coded[0]) == reason
