@@ -169,8 +169,9 @@ def clean_code(cell: str) -> str:
 
 
 def strip_code(text: str) -> str:
-    """`1AZ Cylinder head bolts` / `2AZ_ Oil sump` → the component's name without the table's row code."""
-    return re.sub(r"^\d?\s*[A-Z]{1,3}\d*[\W_]*\s+(?=[A-Z][a-z])", "", text).strip()
+    """`1AZ Cylinder head bolts` / `2AZ_ Oil sump` / `2AZ 'Transmission` (a speck) → the component's
+    name without the table's row code."""
+    return re.sub(r"^\d?\s*[A-Z]{1,3}\d*[\s\W_]+(?=[A-Z][a-z])", "", text).strip()
 
 
 def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], header_variants: list[str]) -> list[dict]:

@@ -261,3 +261,12 @@ def test_misread_engine_code_is_rejected(variant, reason):
     examples, _ = spec_examples([block], lambda group: "train", 1, random.Random(0))
     coded = [ex for ex in examples if ex.spec["variant"] == variant]
     assert coded and gates.check(coded[0]) == reason
+
+
+@pytest.mark.parametrize("cell, name", [("1AZ Cylinder head bolts", "Cylinder head bolts"), ("2AZ_ Oil sump", "Oil sump"),
+                                        ("2AZ 'Transmission to clutch housing", "Transmission to clutch housing"),
+                                        ("O-ring seal", "O-ring seal"), ("Oil drain plug", "Oil drain plug")])
+def test_row_code_stripped_from_component(cell, name):
+    from prep.tasks import strip_code
+
+    assert strip_code(cell) == name
