@@ -394,7 +394,7 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
 
 def only_set(result: dict, set_name: str) -> dict:
     """The part of a run_eval result that answered one set's rows (val or recall)."""
-    examples = [x for x in result["examples"] if x.get("set", "val") == set_name]
+    examples = [x for x in result["examples"] if x["set"] == set_name]
     return {"models": result["models"], "scores": mean_scores(examples), "examples": examples}
 
 
@@ -440,11 +440,16 @@ def eval_losses(summary_path: Path, set_name: str = "val") -> list[tuple[float, 
     return []
 
 
+def set_tag(set_name: str) -> str:
+    """What marks a criterion or bar of the recall set: val's read as the issue words them."""
+    return "" if set_name == "val" else f" ({set_name})"
+
+
 def success_criteria(result: dict, summary_path: Path | None, set_name: str = "val") -> list[dict]:
     """One line per criterion (and per tuned model): passed True/False, or None when it cannot be
     measured, with the numbers that decided it. For the recall set each criterion says so."""
     out = []
-    tag = "" if set_name == "val" else f" ({set_name})"
+    tag = set_tag(set_name)
     if summary_path is not None:
         losses = eval_losses(summary_path, set_name)
         trail = " → ".join(f"{v:.3f}" for _, v in losses)
@@ -475,7 +480,7 @@ def success_criteria(result: dict, summary_path: Path | None, set_name: str = "v
 def comparisons(result: dict, set_name: str = "val") -> list[dict]:
     """The issue's bars as plain numbers: each tuned model minus the base on SPEC exact match, and
     each GGUF minus the adapter on every metric (the largest gap named)."""
-    tag = "" if set_name == "val" else f" ({set_name})"
+    tag = set_tag(set_name)
     scores = result["scores"]
     by_kind: dict[str, list[str]] = {}
     for m in result["models"]:

@@ -192,6 +192,13 @@ def find_spec_index(s: Settings) -> Path | None:
     return None
 
 
+def start(s: Settings) -> tuple[list[spec_check.SpecFact] | None, Model]:
+    """What every command does first: check the settings, read the spec index, load the model."""
+    check_settings(s)
+    facts = load_spec_facts(s)
+    return facts, load_model(s)
+
+
 def load_spec_facts(s: Settings) -> list[spec_check.SpecFact] | None:
     """The facts, or None (and one line saying so) when there is no index to check against."""
     path = find_spec_index(s)
@@ -327,9 +334,7 @@ def ask(model: ModelArg,
     """One answer, for scripts: streamed to stdout, then the spec check."""
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
                          spec_index)
-    check_settings(s)
-    facts = load_spec_facts(s)
-    m = load_model(s)
+    facts, m = start(s)
     try:
         tokens = prompt_tokens(m, build_messages(s.system, [], user_turn(question, task)), s.max_tokens)
     except PromptTooLong as e:
@@ -394,9 +399,7 @@ def chat(model: ModelArg, task: TaskOpt = None,
     """Interactive chat: answers stream, history stays within the context window."""
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
                          spec_index)
-    check_settings(s)
-    facts = load_spec_facts(s)
-    m = load_model(s)
+    facts, m = start(s)
     if sys.stdin.isatty():
         import readline  # noqa: F401  (line editing and arrow-key history for input())
     print(f"{m.name} · ctx {m.n_ctx} · threads {m.threads} · loaded in {m.load_s:.1f}s · "
@@ -652,9 +655,7 @@ def api(model: ModelArg,
                    "SERVE_API_KEY), or bind 127.0.0.1")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
                          spec_index)
-    check_settings(s)
-    facts = load_spec_facts(s)
-    m = load_model(s)
+    facts, m = start(s)
     try:
         server = make_server(m, s, facts, host, port, api_key)
     except OSError as e:

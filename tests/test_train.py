@@ -112,11 +112,27 @@ def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_pa
     assert set(trainer.eval_dataset) == {"recall"} and trainer.args.metric_for_best_model == "eval_recall_loss"
 
 
-def test_cpu_bf16_setting():
+def test_cpu_bf16_and_grouping_reach_the_trainer(tiny_data, tmp_path):
+    """The config's CPU precision and batching are what the Trainer runs with, and autocast is on
+    only when asked: false keeps the whole step in float32."""
     import torch
 
-    assert train_unsloth.cpu_bf16(True) is True and train_unsloth.cpu_bf16(False) is False
-    assert train_unsloth.cpu_bf16("auto") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    train_rows, val_rows, _ = train_unsloth.read_dataset(tiny_data)
+    model, tokenizer = None, None
+    for bf16, grouped in ((True, True), (False, False)):
+        cfg = load_config(ROOT / "configs/cpu-demo.yaml", [
+            "--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r"),
+            "--train.cpu_bf16", str(bf16).lower(), "--train.group_by_length", str(grouped).lower()])
+        if model is None:
+            model, tokenizer = train_unsloth.load_peft_cpu(cfg)
+        trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1)
+        assert trainer.args.bf16 is bf16 and not trainer.args.fp16
+        assert trainer.args.train_sampling_strategy == ("group_by_length" if grouped else "random")
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+        assert trainer.accelerator.mixed_precision == ("bf16" if bf16 else "no")
+        with trainer.accelerator.autocast():   # what Trainer wraps every step's forward in
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        assert logits.dtype == (torch.bfloat16 if bf16 else torch.float32)
 
 
 def test_missing_val_split_exits_2_with_one_line(tmp_path):
