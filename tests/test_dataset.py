@@ -54,7 +54,7 @@ def test_spec_line_in_a_step_gives_every_variant(rows, sample_dataset):
      [("Minimum thickness", "K20", "20.4", "mm"), ("Minimum thickness", "K25", "22.4", "mm")]),
 ])
 def test_spec_lines_name_a_part_and_its_own_values(line, facts):
-    from prep.tasks import text_facts
+    from prep.spec_text import text_facts
 
     assert [(f["component"], f["variant"], f["value"], f["unit"]) for f in text_facts({"text": line})] == facts
 
@@ -267,6 +267,6 @@ def test_misread_engine_code_is_rejected(variant, reason):
                                         ("2AZ 'Transmission to clutch housing", "Transmission to clutch housing"),
                                         ("O-ring seal", "O-ring seal"), ("Oil drain plug", "Oil drain plug")])
 def test_row_code_stripped_from_component(cell, name):
-    from prep.tasks import strip_code
+    from prep.spec_tables import strip_code
 
     assert strip_code(cell) == name
