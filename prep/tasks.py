@@ -112,21 +112,23 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
             cols = [c for c in (block.get("fields") or {}).get("columns", [])[1:] if c.strip()]
             if cols and "measure" not in [c.lower() for c in cols]:
                 header_variants[src["path"]] = cols
-        if block["kind"] not in ("table", "steps", "paragraph", "note"):
+        if block["kind"] not in ("table", "steps", "paragraph", "note", "list"):
             continue
         facts = spec_facts(block, header_variants.get(src["path"]))
         groups: dict[tuple, list[dict]] = {}
         for fact in facts:
-            groups.setdefault((fact["component"], fact["variant"], fact["measure"] if fact["stage"] is None else "stages"),
-                              []).append(fact)
+            # A value in text can hold only under a condition ("with ignition on"): part of the fact.
+            groups.setdefault((fact["component"], fact["variant"], fact.get("condition"),
+                               fact["measure"] if fact["stage"] is None else "stages"), []).append(fact)
         operation_title = (block.get("context") or {}).get("operation_title")
-        for (component, variant, _), group in groups.items():
+        for (component, variant, condition, _), group in groups.items():
             for fact in group:
                 if fact["value"] is None:  # an instruction stage has no value to check answers against
                     continue
                 index.append({"component": component, "measure": fact["measure"], "variant": variant,
                               "value": fact["value"], "unit": fact["unit"], "alt": fact.get("alt"),
-                              "stage": fact["stage"], "text": spec_answer([fact]),
+                              "stage": fact["stage"], "condition": condition, "line": fact.get("line"),
+                              "text": spec_answer([fact]),
                               "section_id": src.get("section_id"), "section_name": src.get("section_name"),
                               "source": src["path"], "page": src.get("page_label") or src.get("page"),
                               "block": block["id"]})
@@ -137,7 +139,9 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                      "variant": f" on the {variant} engine" if variant and re.fullmatch(r"[A-Z]\d\d\w*", variant)
                      and not group[0].get("whole_cell")
                      else (f" ({variant})" if variant else "")}
-            fact_id = f"spec|{src['path']}|{component}|{variant}|{measure}"
+            if condition:
+                slots["variant"] += f" {condition}"
+            fact_id = f"spec|{src['path']}|{component}|{variant}|{condition or ''}|{measure}"
             group_key = page_key(block)
             for i, question in enumerate(phrasings("spec", slots, split_of(group_key), count, rng)):
                 examples.append(Example("spec", question, spec_answer(group), fact_id, [block], group_key,
