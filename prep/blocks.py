@@ -443,9 +443,11 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
         if kind == "spec-table" and not built:
             kind = "repair"  # ruled, but not a spec table (a boxed photo page): read it as text
         if kind == "spec-table":
-            if label is None and built:  # torque pages print `11 - 4 Engine` in the table header
-                m = re.match(r"^(\d{2})\s?[-–]?\s?(\d{1,3})\b", built[0]["fields"]["page_title"])
-                label = f"{m.group(1)}-{m.group(2)}" if m else None
+            # Torque pages print their page in the table's header cell (`11 - 18 Engine`); the file
+            # code in the corner (`AZD11-15.frb`) is the binder's, not the page a mechanic turns to.
+            m = re.match(r"^(\d{2})\s?[-–]\s?(\d{1,3})\b", built[0]["fields"]["page_title"]) if built else None
+            if m:
+                label = f"{m.group(1)}-{m.group(2)}"
             outside = [l for l in lines if not any(layout.inside(l["bbox"], g["bbox"]) for g in grids)]
             built += [b for b in paragraph_blocks(outside) if not re.search(r"\.frb\b|^\d\d/\d\d/\d\d$", " ".join(l["text"] for l in b["lines"]))]
         elif kind == "wiring":

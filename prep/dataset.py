@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +45,10 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     # ---------------------------------------------------------------- split by page / operation
     # Pass 1 learns the groups (pages, operations, symptoms) and their facts; pass 2 phrases each
     # fact for the side its group landed on: train gets several phrasings, val one of its own.
-    first, _ = candidates(blocks, lambda group: "train", data)
+    first, _, _ = candidates(blocks, lambda group: "train", data)
     val_groups = choose_val_groups(first, data.val_fraction, data.seed)
     split_of = lambda group: "val" if group in val_groups else "train"  # noqa: E731
-    examples, spec_index = candidates(blocks, split_of, data)
+    examples, spec_index, spec = candidates(blocks, split_of, data)
 
     # ---------------------------------------------------------------- gates
     rejected: dict[str, list] = defaultdict(list)
@@ -69,7 +68,7 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
             accepted.append(ex)
 
     # Recall probes: the train pages' facts, asked once more with the validation phrasing.
-    recall_candidates, _ = candidates(blocks, lambda group: "val", data)
+    recall_candidates, _, _ = candidates(blocks, lambda group: "val", data)
     recall_examples = [ex for ex in recall_candidates if split_of(ex.group) == "train" and gates.check(ex) is None]
 
     # ---------------------------------------------------------------- tokens and rows
@@ -102,6 +101,7 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     write_jsonl(out_dir / "spec_index.jsonl", spec_index)
     report = quality_report(blocks, train, val, rejected, before, after, accepted)
     report["recall_rows"] = {t: sum(r["meta"]["task"] == t for r in recall) for t in TASKS}
+    report["numbers"] = numbers_report(blocks, blocks_path.with_name("pages.jsonl"), spec, rejected)
     atomic_write(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out_dir / "qa_report.md", report_markdown(report))
     atomic_write(out_dir / "README.md", dataset_card(report, data))
@@ -112,12 +112,12 @@ def candidates(blocks: list[dict], split_of, data: DataConfig):
     """All five tasks' candidate examples in a fixed order, with one seeded generator."""
     rng = random.Random(data.seed)
     n = data.phrasings_per_fact
-    spec, index = tasks.spec_examples(blocks, split_of, n, rng)
-    examples = (spec + tasks.procedure_examples(blocks, split_of, n, rng)
+    spec = tasks.spec_examples(blocks, split_of, n, rng)
+    examples = (spec.examples + tasks.procedure_examples(blocks, split_of, n, rng)
                 + tasks.explanation_examples(blocks, split_of, n, rng)
                 + tasks.wiring_examples(blocks, split_of, n, rng)
                 + tasks.troubleshooting_examples(blocks, split_of, n, rng))
-    return examples, index
+    return examples, spec.index, spec
 
 
 def choose_val_groups(examples, fraction: float, seed: int) -> set[str]:
@@ -227,6 +227,55 @@ def quality_report(blocks, train, val, rejected, before, after, accepted) -> dic
     }
 
 
+def numbers_report(blocks: list[dict], pages_path: Path, spec, rejected: dict) -> dict:
+    """Every number read twice: how many, where the two readings disagreed (page, both readings),
+    which spec rows were left out and why, and per page kind the value rows seen vs taught."""
+    pages = [json.loads(line) for line in pages_path.read_text(encoding="utf-8").splitlines()] \
+        if pages_path.is_file() else []
+    counts = Counter()
+    for page in pages:
+        counts.update(page.get("numbers") or {})
+    disagreements = []
+    for b in blocks:
+        f = b.get("fields") or {}
+        where = b["source"].get("page_label") or b["source"]["path"]
+        for u in f.get("unsure", []):
+            disagreements.append({"page": where, "source": b["source"]["path"], "text": u["text"],
+                                  "readings": u["readings"]})
+        for _, _, text, readings in f.get("unsure_cells", []):
+            disagreements.append({"page": where, "source": b["source"]["path"], "text": text, "readings": readings})
+    coverage = {kind: {**c, "share": round(c["facts"] / c["rows"], 3) if c["rows"] else None}
+                for kind, c in sorted(spec.coverage.items())}
+    return {"read_twice": dict(counts), "disagreements": disagreements, "spec_left_out": spec.left_out,
+            "spec_coverage": coverage, "examples_rejected_for_disagreement": len(rejected.get(gates.DISAGREE, []))}
+
+
+def numbers_markdown(n: dict) -> list[str]:
+    c = n["read_twice"]
+    lines = ["## Numbers read twice", ""]
+    if c:
+        lines.append(f"{c.get('read', 0)} numbers on the scanned pages were read by tesseract and by a second engine: "
+                     f"{c.get('agreed', 0)} agreed, {c.get('corrected', 0)} taken from the second engine where a "
+                     f"third reading agreed with it, {c.get('unsure', 0)} disagree and are not taught "
+                     f"({n['examples_rejected_for_disagreement']} examples rejected for one).")
+    else:
+        lines.append("No pages.jsonl beside the blocks: counts unknown.")
+    if n["disagreements"]:
+        lines += ["", "| page | file | page reading | second reading | third reading |", "|---|---|---|---|---|"]
+        for d in n["disagreements"]:
+            r = list(d["readings"]) + ["", "", ""]
+            lines.append(f"| {d['page']} | {d['source']} | `{r[0]}` | `{r[1]}` | `{r[2] or ''}` |")
+    lines += ["", "## Spec values seen vs taught, per page kind", "", "| page kind | value rows seen | turned into facts | share |",
+              "|---|---|---|---|"]
+    for kind, c in n["spec_coverage"].items():
+        share = f"{c['share']:.0%}" if c["share"] is not None else "—"
+        lines.append(f"| {kind} | {c['rows']} | {c['facts']} | {share} |")
+    if n["spec_left_out"]:
+        lines += ["", "## Spec rows left out (never guessed)", ""]
+        lines += [f"- {x['page']} ({x['source']}): `{x['text']}` — {x['reason']}" for x in n["spec_left_out"]]
+    return lines + [""]
+
+
 def report_markdown(r: dict) -> str:
     lines = ["# Dataset quality report", "",
              f"{r['pages']} pages, {r['blocks']} blocks → {r['candidates']} candidate examples, "
@@ -240,6 +289,8 @@ def report_markdown(r: dict) -> str:
         lines.append(f"### {reason}: {info['count']}")
         lines += [f"- [{e['task']}] {e['q']!r} → {e['a']!r} ({e['source']})" for e in info["examples"]]
         lines.append("")
+    if "numbers" in r:
+        lines += numbers_markdown(r["numbers"])
     lines += ["## Accepted examples", ""]
     for task, rows in r["samples"].items():
         lines.append(f"### {task}")

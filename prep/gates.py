@@ -19,8 +19,9 @@ GENERIC = {"tightening", "torque", "angle", "engine", "section", "value", "spec"
            "of", "on", "a", "an", "and", "stage", "stages", "all", "measure", "unit", "type", "screw", "group"}
 # Tokens of the trade that no dictionary lists: units, wire colours, connector/splice ids, codes.
 TRADE = re.compile(rf"^(?:{UNIT}|[A-Z]{{1,3}}\d{{1,4}}[A-Z]?|[A-Z]{{2}}(?:/[A-Z]{{2}})?|\d.*|torx|nm|ohm)$", re.I)
+DISAGREE = "numbers read twice disagree"
 MIN_CHARS = {"spec": 2, "procedure": 60, "explanation": 40, "wiring": 10, "troubleshooting": 40}
-MAX_CHARS = {"spec": 200, "procedure": 2500, "explanation": 1200, "wiring": 600, "troubleshooting": 2500}
+MAX_CHARS = {"spec": 800, "procedure": 2500, "explanation": 1200, "wiring": 600, "troubleshooting": 2500}
 
 
 def normalise(text: str) -> str:
@@ -96,6 +97,8 @@ def check(example: Example) -> str | None:
     reason = text_junk(example.task, question, answer)
     if reason:
         return reason
+    if example.task != "spec" and unsure_number_in(example):
+        return DISAGREE      # (SPEC facts are filtered cell by cell before they are phrased)
     source = normalise(" ".join(page_text(block) for block in example.blocks))
     if example.task == "spec":
         spec = example.spec or {}
@@ -110,7 +113,10 @@ def check(example: Example) -> str | None:
                 if normalise(fact["measure"]) not in source:
                     return "answer not found in its source block"
                 continue
-            if normalise(fact["value"]) not in source or (fact["unit"] and normalise(fact["unit"]) not in source):
+            # A torque angle is in degrees even where the scan lost the tiny `°` (prep/spec_tables.py).
+            unit_seen = not fact["unit"] or normalise(fact["unit"]) in source or (
+                fact["unit"] == "°" and "angle" in fact["measure"])
+            if normalise(fact["value"]) not in source or not unit_seen:
                 return "answer not found in its source block"
     else:
         for line in answer.splitlines()[1 if example.task == "procedure" else 0:]:
@@ -124,6 +130,17 @@ def check(example: Example) -> str | None:
             if normalise(body) not in source:
                 return "answer not found in its source block"
     return None
+
+
+def unsure_number_in(example: Example) -> bool:
+    """Does the answer print a number whose two OCR readings disagreed on its page?"""
+    unsure = set()
+    for block in example.blocks:
+        fields = block.get("fields") or {}
+        texts = [u["text"] for u in fields.get("unsure", [])] + [c[2] for c in fields.get("unsure_cells", [])]
+        unsure |= {n for t in texts for n in re.findall(r"\d+(?:[.,]\d+)?", t)}
+    said = set(re.findall(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d.,]?\d)", example.answer))
+    return bool(unsure & said)
 
 
 def page_text(block: dict) -> str:

@@ -27,7 +27,8 @@ def word_like(text: str) -> bool:
 WIRE_COLOURS = "BK|BR|RD|OR|YL|GN|BU|VI|GY|WT|PK|LTGN|LT GN|DKGN"
 WIRE_RE = re.compile(rf"(?<![\w.])(\.5|\.75|0\.5|0\.75|75|1|1\.5|2\.5|4|6|10|16|25|35)\s?((?:{WIRE_COLOURS})(?:/(?:{WIRE_COLOURS}))?)\b")
 CONNECTOR_RE = re.compile(r"\b[CSG]\d{3}\b")
-PAGE_LABEL_RE = re.compile(r"(?<!\d)(\d{2,4})\s?[-–]\s?(\d{1,3}[a-z]?)(?![\d/])")
+# A page label stands alone: `34-15`, `0670-3`; never inside a file code (`AZD11-15.frb`) or a date.
+PAGE_LABEL_RE = re.compile(r"(?<![\w.])(\d{2,4})\s?[-–]\s?(\d{1,3}[a-z]?)(?![\d/]|\.[A-Za-z])")
 INDEX_ENTRY_RE = re.compile(r"(\d{2})\s?[-–]\s?(\d{1,3}[a-z]?)\s*$")
 SYMPTOM_RE = re.compile(r"\b(INOPERATIVE|DOES NOT WORK|NOT WORKING|FAILS TO|ALWAYS ON|STAYS ON)\b")
 
@@ -211,7 +212,7 @@ def table_grids(scan: dict) -> list[dict]:
     xs = sorted({v[0] for v in scan["vlines"] if v[1] <= hy0 + 5 and v[2] >= hy1 - 5 and x0 - 5 <= v[0] <= x1 + 5})
     xs = [x for i, x in enumerate(xs) if i == 0 or x - xs[i - 1] > 10]
     inner = [x for x in xs if x0 + 10 < x < x1 - 10]
-    if len(inner) < 2:
+    if not inner:  # one inner rule is a table too: `Component | Nm (ft. lbs.)` lists have two columns
         return []
     edges = [x0] + inner + [x1]
     cols = list(zip(edges, edges[1:]))

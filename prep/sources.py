@@ -162,11 +162,14 @@ def html_tables(path: Path) -> list[dict]:
         current = None
         for tr in table.find_all("tr"):
             cells = []
-            for td in tr.find_all(["td", "th"]):
+            # Only this row's own cells: a stray `<tr><tr>` nests every later row inside this one.
+            for td in tr.find_all(["td", "th"], recursive=False):
                 text = "\n".join(s.strip() for s in td.get_text("\n").split("\n") if s.strip())
                 cells.append(text)
                 cells += [""] * (int(td.get("colspan", 1) or 1) - 1)  # keep cells under columns
-            first = tr.find(["td", "th"])
+            if not cells:
+                continue
+            first = tr.find(["td", "th"], recursive=False)
             if first is not None and first.find(["h1", "h2", "h3", "h4"]) is not None:
                 current = {"title": cells[0], "columns": [""] + cells[1:], "rows": []}
                 tables.append(current)

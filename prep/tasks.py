@@ -42,7 +42,7 @@ TEMPLATES = {
     "spec": {
         "train": ["What is the {measure} for the {component}{variant}?",
                   "{Measure} of the {component}{variant}?",
-                  "Give me the {measure} spec for the {component}{variant}.",
+                  "Give me the {measure} for the {component}{variant}.",
                   "What {measure} does the manual give for the {component}{variant}?",
                   "Tell me the {measure} of the {component}{variant}."],
         "val": ["I need the {measure} for the {component}{variant}: what does the manual say?"],
@@ -80,13 +80,13 @@ def tidy(text: str) -> str:
 
 
 # -------------------------------------------------------------------- SPEC
-def spec_facts(block: dict, header_variants: list[str] | None = None) -> list[dict]:
-    """Structured spec facts from a table block or from spec lines in text blocks."""
+def spec_facts(block: dict, header_variants: list[str] | None = None, page_text: str = "") -> tuple[list[dict], list[dict]]:
+    """(facts, skipped rows) from a table block or from the values in a text block."""
     from prep import spec_tables, spec_text  # they import this file's unit grammar
 
     if block["kind"] == "table":
-        return spec_tables.table_facts(block, header_variants or [])
-    return spec_text.text_facts(block)
+        return spec_tables.table_facts(block, header_variants or [], page_text)
+    return spec_text.text_facts(block), []
 
 
 def spec_answer(facts: list[dict]) -> str:
@@ -102,10 +102,92 @@ def spec_answer(facts: list[dict]) -> str:
     return "; ".join(f"stage {i}: {f['measure']} {one(f)}".rstrip() for i, f in enumerate(facts, 1))
 
 
-def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> tuple[list[Example], list[dict]]:
-    """SPEC examples and the spec index (every fact with its page), from tables and spec lines."""
-    examples, index = [], []
+# Engine codes (M20, S50 US, M60/1, K25) are engines; chassis codes (E30, E36 comp, E39/2) and body
+# styles are models: "for the M51 engine", "on the E36", never "the E36 engine".
+ENGINE_CODE = r"[A-DF-Z]\d{2}(?:/\d\b)?(?:\s(?:US|B\d\d))?"
+ENGINES = re.compile(rf"^(?P<codes>{ENGINE_CODE}(?:\s?(?:/|,|and)\s?{ENGINE_CODE})*)(?P<rest>(?:\s+[A-Za-z].*)?)$")
+MODEL = re.compile(r"(?i)^E\d{2}\b|\b(?:coup[eé]|cabrio(?:let)?|convertible|touring|sedan|saloon|compact|comp)\b")
+
+
+def variant_phrase(fact: dict, siblings: list[dict]) -> str:
+    """How a question names the fact's variant: ` for the M51 engine`, ` on the E36 comp/touring`,
+    ` (M8 screw)`, ` for all other engines`; "" for `All` (every type)."""
+    type_ = (fact.get("type") if "type" in fact else fact.get("variant")) or ""
+    screw = fact.get("screw") or ""
+    phrase = ""
+    if type_.lower() == "all others":
+        others = [s.get("type") or s.get("variant") or "" for s in siblings]
+        kind = "engines" if any(ENGINES.match(o) for o in others) else \
+            "models" if any(MODEL.search(o) for o in others) else "types"
+        phrase = f" for all other {kind}"
+    elif type_ and type_.lower() != "all":
+        engines = ENGINES.match(type_)
+        if engines:
+            many = len(re.findall(ENGINE_CODE, engines["codes"])) > 1
+            phrase = f" for the {engines['codes']} engine{'s' if many else ''}{engines['rest'].lower()}"
+        elif MODEL.search(type_):
+            phrase = f" on the {type_}"
+        elif re.search(r"[a-z]{3,}", type_):
+            phrase = f" ({type_})"
+        else:
+            phrase = f" (type {type_})"
+    if screw:
+        phrase += f", {screw} screw" if phrase else f" ({screw} screw)"
+    return phrase
+
+
+def sentence_case(text: str) -> str:
+    """`Temperature switch (5.5 °C / 17 °C)` → `temperature switch (5.5 °C / 17 °C)`: a question
+    lower-cases the part's plain words, never its codes and units (`°C`, `B-pillar`, `DME`)."""
+    return " ".join(w.lower() if w.isalpha() and w[:1].isupper() and w[1:].islower() else w for w in text.split(" "))
+
+
+def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(facts kept, facts left out with the reason). A number is taught only when two independent
+    OCR readings agree (prep/ocr.py), and where the page prints a value twice, in Nm and ft-lb,
+    when both say the same torque."""
+    fields = block.get("fields") or {}
+    unsure_cells = {(r, c): readings for r, c, _, readings in fields.get("unsure_cells", [])}
+    unsure_words = [u for u in fields.get("unsure", [])]
+    kept, left = [], []
+    for f in facts:
+        cells = [tuple(c) for c in f.get("cells", [])]
+        bad = [unsure_cells[c] for c in cells if c in unsure_cells]
+        if not bad and not cells and unsure_words:
+            said = set(re.findall(r"\d+(?:[.,]\d+)?", " ".join(str(f.get(k) or "") for k in ("value", "alt", "variant"))))
+            bad = [u["readings"] for u in unsure_words if said & set(re.findall(r"\d+(?:[.,]\d+)?", u["text"]))]
+        if bad:
+            left.append({**f, "reason": "readings disagree: " + "; ".join(" / ".join(str(x) for x in b if x) for b in bad)})
+            continue
+        alt = re.match(r"^\s*(\d+(?:[.,]\d+)?)\s*ft", f.get("alt") or "")
+        if alt and f.get("unit") == "Nm" and f.get("value") and re.fullmatch(r"\d+(?:[.,]\d+)?", f["value"]):
+            nm, ft = float(f["value"].replace(",", ".")), float(alt[1].replace(",", "."))
+            if abs(nm * 0.7376 - ft) > max(1.0, 0.05 * ft):
+                left.append({**f, "reason": f"cross-check failed: {f['value']} Nm is not {alt[1]} ft-lb"})
+                continue
+        kept.append(f)
+    return kept, left
+
+
+@dataclass
+class SpecResult:
+    examples: list[Example]
+    index: list[dict]        # every fact with its page: data/spec_index.jsonl
+    left_out: list[dict]     # rows and values not taught, each with its page and why
+    coverage: dict           # per page kind: value rows seen on the pages, rows turned into facts
+
+
+def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> SpecResult:
+    """SPEC examples, the spec index and what was left out, from tables and values in text. A part
+    with several variants (engines, screw sizes) is asked once without naming one, answered with
+    every variant, and once per variant."""
+    examples, index, left_out = [], [], []
+    coverage: dict[str, dict[str, int]] = {}
     header_variants: dict[str, list[str]] = {}
+    page_text: dict[str, list[str]] = {}
+    for block in blocks:
+        if block["kind"] != "table":
+            page_text.setdefault(page_key(block), []).append(block.get("text") or "")
     for block in blocks:
         src = block["source"]
         if block["kind"] == "table":
@@ -114,39 +196,79 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                 header_variants[src["path"]] = cols
         if block["kind"] not in ("table", "steps", "paragraph", "note", "list"):
             continue
-        facts = spec_facts(block, header_variants.get(src["path"]))
+        facts, skipped = spec_facts(block, header_variants.get(src["path"]), " ".join(page_text.get(page_key(block), [])))
+        facts, disagree = read_twice_problems(block, facts)
+        seen = coverage.setdefault(block.get("page_kind") or "other", {"rows": 0, "facts": 0})
+        seen["rows"] += value_rows(block)
+        seen["facts"] += len({f["cells"][0][0] for f in facts if f.get("cells") and f["value"] is not None}) \
+            if block["kind"] == "table" else sum(f["value"] is not None for f in facts)
+        left_out += skipped + [{"page": src.get("page_label") or src["path"], "source": src["path"],
+                                "text": f.get("line") or f"{f['component']} {f['value']} {f['unit']}",
+                                "reason": f["reason"]} for f in disagree]
         groups: dict[tuple, list[dict]] = {}
         for fact in facts:
             # A value in text can hold only under a condition ("with ignition on"): part of the fact.
             groups.setdefault((fact["component"], fact["variant"], fact.get("condition"),
                                fact["measure"] if fact["stage"] is None else "stages"), []).append(fact)
-        operation_title = (block.get("context") or {}).get("operation_title")
+        parts: dict[tuple, list[list[dict]]] = {}
         for (component, variant, condition, _), group in groups.items():
-            for fact in group:
-                if fact["value"] is None:  # an instruction stage has no value to check answers against
-                    continue
-                index.append({"component": component, "measure": fact["measure"], "variant": variant,
-                              "value": fact["value"], "unit": fact["unit"], "alt": fact.get("alt"),
-                              "stage": fact["stage"], "condition": condition, "line": fact.get("line"),
-                              "text": spec_answer([fact]),
-                              "section_id": src.get("section_id"), "section_name": src.get("section_name"),
-                              "source": src["path"], "page": src.get("page_label") or src.get("page"),
-                              "block": block["id"]})
-            measure = group[0]["measure"] if len(group) == 1 else "tightening torque (all stages)"
-            where = f" ({operation_title.lower()})" if operation_title and block["kind"] != "table" else ""
+            parts.setdefault((component, condition), []).append(group)
+        operation_title = (block.get("context") or {}).get("operation_title")
+        where = f" ({operation_title.lower()})" if operation_title and block["kind"] != "table" else ""
+        group_key = page_key(block)
+
+        def ask(component, condition, variant_text, group, answer, fact_id, staged):
+            measure = "tightening torque (all stages)" if staged else group[0]["measure"]
             slots = {"measure": measure, "Measure": measure.capitalize(),
-                     "component": (component or "").lower() + where,
-                     "variant": f" on the {variant} engine" if variant and re.fullmatch(r"[A-Z]\d\d\w*", variant)
-                     and not group[0].get("whole_cell")
-                     else (f" ({variant})" if variant else "")}
-            if condition:
-                slots["variant"] += f" {condition}"
-            fact_id = f"spec|{src['path']}|{component}|{variant}|{condition or ''}|{measure}"
-            group_key = page_key(block)
+                     "component": sentence_case(component or "") + where,
+                     "variant": variant_text + (f" {condition}" if condition else "")}
             for i, question in enumerate(phrasings("spec", slots, split_of(group_key), count, rng)):
-                examples.append(Example("spec", question, spec_answer(group), fact_id, [block], group_key,
-                                        spec={"component": component, "variant": variant, "facts": group}, phrasing=i))
-    return examples, index
+                examples.append(Example("spec", question, answer, fact_id, [block], group_key,
+                                        spec={"component": component, "variant": group[0]["variant"], "facts": group},
+                                        phrasing=i))
+
+        for (component, condition), variant_groups in parts.items():
+            all_facts = [f for g in variant_groups for f in g]
+            for group in variant_groups:
+                for fact in group:
+                    if fact["value"] is None:  # an instruction stage has no value to check answers against
+                        continue
+                    index.append({"component": component, "measure": fact["measure"], "variant": fact["variant"],
+                                  "type": fact.get("type"), "screw": fact.get("screw"),
+                                  "value": fact["value"], "unit": fact["unit"], "alt": fact.get("alt"),
+                                  "stage": fact["stage"], "condition": condition, "line": fact.get("line"),
+                                  "group": fact.get("group"), "text": spec_answer([fact]),
+                                  "section_id": src.get("section_id"), "section_name": src.get("section_name"),
+                                  "source": src["path"], "page": src.get("page_label") or src.get("page"),
+                                  "block": block["id"]})
+                phrase = variant_phrase(group[0], facts)
+                if len(variant_groups) > 1 and not phrase:
+                    continue  # `All` beside other types: the question naming no variant answers it
+                variant = group[0]["variant"]
+                answer = spec_answer(group)
+                if variant and not group[0].get("whole_cell"):
+                    answer = f"{variant}: {answer}"   # the answer says what it is for
+                ask(component, condition, phrase, group, answer,
+                    f"spec|{src['path']}|{component}|{variant}|{condition or ''}|{group[0]['measure']}", len(group) > 1)
+            if len(variant_groups) > 1:
+                # Asked without a variant: every variant, each with its own values.
+                staged = any(len(g) > 1 for g in variant_groups)
+                answer = ("\n" if staged else "; ").join(
+                    f"{g[0]['variant'] or 'All'}: {spec_answer(g)}" for g in variant_groups)
+                ask(component, condition, "", all_facts, answer, f"spec|{src['path']}|{component}|*|{condition or ''}",
+                    staged)
+    return SpecResult(examples, index, left_out, coverage)
+
+
+def value_rows(block: dict) -> int:
+    """The values a page prints in this block: table rows with a number beside their first cell,
+    or numbers with a unit in running text."""
+    from spec_check import find_quantities
+
+    rows = (block.get("fields") or {}).get("rows")
+    if block["kind"] == "table":
+        return sum(any(re.search(r"\d", c or "") for c in row[1:]) for row in rows or [])
+    return len(find_quantities(block.get("text") or ""))
 
 
 # -------------------------------------------------------------------- PROCEDURE
