@@ -42,6 +42,8 @@ def table_facts(block: dict, header_variants: list[str], page_text: str = "") ->
         return torque_table_facts(block, roles, rows)
     if thread_grades(columns, rows):
         return thread_table_facts(block, columns, rows, page_text)
+    if rows and thread_grades(rows[0], rows[1:]):     # a ruled title band above the grade header
+        return thread_table_facts(block, rows[0], rows[1:], page_text + " " + " ".join(columns))
     if block.get("source", {}).get("method") == "ocr" and not any(
             VALUE_UNIT.search(c) for c in columns) and torque_like(rows):
         # A scanned torque table whose header row was not read (`Mcasure`, a lost rule): the
@@ -86,7 +88,7 @@ ROW_CODE = re.compile(r"^\d{1,2}\s?[A-Z]{1,3}[\s\W_]+(?=[A-Za-z0-9])")   # `1AZ 
 # to drive plate" is a part, "Torque" a stage).
 STAGE_NAME = re.compile(
     r"(?i)^(?:(?:application|joining|jointing|initial|pre-?tightening|final|tightening|fitting|seating)\s+)?"
-    r"(?:torque(?:\s+angle)?|angle(?:\s+of\s+rotation)?|rotation angle|torx angle)"
+    r"(?:torque(?:\s+angle)?|(?:tightening\s+)?angle(?:\s+of\s+rotation)?|rotation angle|torx angle)"
     r"(?:\s*\(?(?:stage\s*)?\d\)?)?[\s.:*]*$"
     r"|^(?:stage\s*(?:\d|[IVX]+)|\d(?:st|nd|rd|th)\s+stage|pre-?tighten(?:ing)?|final tightening)[\s.:*]*$")
 # An instruction between two stages: a step of the procedure, shown in order, never a value.
@@ -95,8 +97,8 @@ INSTRUCTION = re.compile(r"(?i)^(?:loosen|slacken|release|back off|undo|unscrew|
 # A remark beside a variant ("For repair work, only use screws with Torx head | M20 | M10"): it
 # qualifies the variant, it names no part.
 REMARK = re.compile(r"(?i)^(?:for|only|use|using|replace|renew|fit|do not|don't|note|always|never|with|without|if|"
-                    r"when|clean|coat|apply|observe|important|lightly|oil|hold|secure|no|new|engine\b|"
-                    r"(?:bolts?|screws?|nuts?) with)\b")
+                    r"when|clean|coat|apply|observe|important|lightly|no|new|(?:bolts?|screws?|nuts?) with)\b"
+                    r"|^engine\s+[A-Z]\d")   # "Engine K20, bolts with 12-point head | K20 | M10": the variant's remark
 KNOWN_UNITS = {"nm": "Nm", "n·m": "Nm", "°": "°", "º": "°", "min": "min", "mm": "mm", "s": "s", "kg": "kg",
                "ft-lb": "ft-lb", "bar": "bar", "%": "%"}
 

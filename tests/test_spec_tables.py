@@ -1,0 +1,178 @@
+"""Spec tables read as the manual prints them: which rows are parts, variants and stages.
+
+    pytest tests/test_spec_tables.py -q
+
+The rows are those of real torque pages of the E30 manual quoted in the audit that found screw sizes
+read as stages and neighbouring parts read as stages (issue 13), as OCR gives them; each expected
+answer is what a mechanic reads on the page. No sample file is needed.
+"""
+
+import random
+
+import pytest
+
+from prep import gates
+from prep.spec_tables import table_facts
+from prep.tasks import spec_examples, variant_phrase
+
+COLUMNS = ["", "Type", "Screw", "Measure", "Unit"]
+
+
+def table(rows, columns=COLUMNS, title="21 11 Bell housing", page_title="21 - 1 Clutch"):
+    text = "\n".join(" | ".join(c.replace("\n", " / ") for c in row) for row in rows)
+    return {"id": "t.jpg#p1#b1", "kind": "table", "text": f"{title}\n{text}", "page_kind": "spec-table", "lang": "en",
+            "fields": {"title": title, "page_title": page_title, "columns": columns, "rows": rows},
+            "context": {}, "source": {"path": "t.jpg", "page": 1, "page_label": "21-1", "method": "ocr"}}
+
+
+def answers(block) -> dict[str, str]:
+    """{question: answer} of the SPEC examples that pass every gate."""
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    return {ex.question: ex.answer for ex in spec.examples if gates.check(ex) is None}
+
+
+def by_part(block) -> dict[tuple, list]:
+    facts, _ = table_facts(block, [])
+    out: dict[tuple, list] = {}
+    for f in facts:
+        out.setdefault((f["component"], f["variant"]), []).append((f["measure"], f["value"], f["unit"], f["stage"]))
+    return out
+
+
+def test_screw_sizes_are_variants_not_stages():
+    block = table([["1AZ Clutch housing to crankcase", "All", "M8", "27", "Nm"],
+                   ["", "All", "M10", "51", "Nm"],
+                   ["", "All", "M12", "86", "Nm"]])
+    assert by_part(block) == {("Clutch housing to crankcase", "M8"): [("tightening torque", "27", "Nm", None)],
+                              ("Clutch housing to crankcase", "M10"): [("tightening torque", "51", "Nm", None)],
+                              ("Clutch housing to crankcase", "M12"): [("tightening torque", "86", "Nm", None)]}
+    said = answers(block)
+    # asked without a screw size: every size with its own torque; asked for one: that one
+    assert "M8: 27 Nm; M10: 51 Nm; M12: 86 Nm" in said.values()
+    m8 = [a for q, a in said.items() if "M8 screw" in q]
+    assert m8 == ["M8: 27 Nm"]
+    assert not any("stage" in a for a in said.values())
+
+
+def test_rows_that_name_their_own_part_are_their_own_facts():
+    block = table([["1AZ Safety belt on body, except for B-pillar", "", "", "48", "Nm"],
+                   ["Safety belt on B-pillar", "", "", "31", "Nm"],
+                   ["Safety belt on seat, on touring also on rear seat backrest", "", "", "48", "Nm"],
+                   ["3AZ Seat belt to seat", "E31", "", "47", "Nm"],
+                   ["4AZ Seat belt to backrest", "E31", "", "24", "Nm"],
+                   ["5AZ Headrest to backrest", "E31", "", "24", "Nm"]])
+    parts = by_part(block)
+    assert parts == {
+        ("Safety belt on body, except for B-pillar", None): [("tightening torque", "48", "Nm", None)],
+        ("Safety belt on B-pillar", None): [("tightening torque", "31", "Nm", None)],
+        ("Safety belt on seat, on touring also on rear seat backrest", None): [("tightening torque", "48", "Nm", None)],
+        ("Seat belt to seat", "E31"): [("tightening torque", "47", "Nm", None)],
+        ("Seat belt to backrest", "E31"): [("tightening torque", "24", "Nm", None)],
+        ("Headrest to backrest", "E31"): [("tightening torque", "24", "Nm", None)]}
+    said = answers(block)
+    assert not any("stage" in a for a in said.values())
+    # a chassis code is a model: "on the E31", never "the E31 engine"
+    seat = [q for q in said if "seat belt to seat" in q]
+    assert seat and all("on the E31" in q and "engine" not in q for q in seat)
+
+
+def test_sub_rows_named_torque_and_torque_angle_are_stages_of_their_type():
+    block = table([["1AZ Sprocket to camshaft", "M20/M21/M40", "M10", "65", "Nm"],
+                   ["Sprocket to camshaft", "M51/M41", "", "", ""],
+                   ["Torque", "", "", "20", "Nm"],
+                   ["Torque angle", "", "", "35", "°"]])
+    assert by_part(block) == {
+        ("Sprocket to camshaft", "M20/M21/M40, M10"): [("tightening torque", "65", "Nm", None)],
+        ("Sprocket to camshaft", "M51/M41"): [("torque", "20", "Nm", 1), ("torque angle", "35", "°", 2)]}
+    said = answers(block)
+    assert said[next(q for q in said if "M51/M41 engines" in q)] == "M51/M41: stage 1: torque 20 Nm; stage 2: torque angle 35°"
+    assert "M20/M21/M40, M10: 65 Nm\nM51/M41: stage 1: torque 20 Nm; stage 2: torque angle 35°" in said.values()
+
+
+def test_several_values_in_one_cell_follow_the_screw_lines():
+    block = table([["1AZ Camshaft bearing cap", "All", "M6\nM7\nM8", "10\n15\n20", "Nm"]])
+    assert by_part(block) == {("Camshaft bearing cap", "M6"): [("tightening torque", "10", "Nm", None)],
+                              ("Camshaft bearing cap", "M7"): [("tightening torque", "15", "Nm", None)],
+                              ("Camshaft bearing cap", "M8"): [("tightening torque", "20", "Nm", None)]}
+
+
+def test_values_that_cannot_be_paired_with_their_variant_are_left_out():
+    block = table([["1AZ Camshaft bearing cap", "All", "M6\nM7", "10\n15\n20", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert facts == [] and [s["reason"] for s in skipped] == ["several values in one cell, not aligned with their variants"]
+
+
+def test_all_others_reads_all_other_engines():
+    block = table([["3AZ Coolant temperature sensor (2-pin plug-in connection)", "S38/S50", "", "13", "Nm"],
+                   ["", "All others", "", "20", "Nm"]])
+    said = answers(block)
+    q = next(q for q, a in said.items() if a == "All others: 20 Nm")
+    assert q.endswith("for all other engines?") or "for all other engines" in q
+    assert "S38/S50: 13 Nm; All others: 20 Nm" in said.values()
+
+
+@pytest.mark.parametrize("type_, phrase", [
+    ("M51", " for the M51 engine"), ("M20/M21/M40", " for the M20/M21/M40 engines"), ("S50 US", " for the S50 US engine"),
+    ("E36", " on the E36"), ("E34 touring", " on the E34 touring"), ("E39/2", " on the E39/2"),
+    ("A5S 310Z", " (type A5S 310Z)"), ("All", ""),
+    ("M52 With cast aluminium engine block", " for the M52 engine with cast aluminium engine block")])
+def test_engines_are_engines_and_models_are_models(type_, phrase):
+    assert variant_phrase({"type": type_, "screw": ""}, []) == phrase
+
+
+def test_a_table_whose_header_is_unread_gives_no_guessed_facts():
+    block = table([["1AZ Clutch housing to crankcase", "All", "M8", "27", "Nm"]],
+                  columns=["", "Tvpe", "Scrvarw", "Mcasure", "Umt"])
+    facts, skipped = table_facts(block, [])
+    assert facts == [] and [s["reason"] for s in skipped] == ["table header unread"]
+
+
+THREAD_COLUMNS = ["", "8.8", "10.9", "12.9"]
+
+
+def thread_table(rows):
+    block = table(rows, columns=THREAD_COLUMNS, title=None, page_title="Thread")
+    block["fields"]["title"] = None
+    return block
+
+
+def test_thread_table_by_size_and_grade():
+    rows = [["M4", "2.9", "4.1", "5.0"], ["M5", "5.7", "8.1", "9.7"], ["M6", "9.9", "14", "17"],
+            ["M8", "24", "34", "41"], ["M10x1.25", "50", "70", "84"]]
+    facts, skipped = table_facts(thread_table(rows), [], page_text="Maximum tightening torques in Nm")
+    assert not skipped
+    got = {(f["component"], f["variant"]): (f["value"], f["unit"], f["measure"]) for f in facts}
+    assert got[("M4 thread", "strength grade 8.8")] == ("2.9", "Nm", "maximum tightening torque")
+    assert got[("M4 thread", "strength grade 10.9")] == ("4.1", "Nm", "maximum tightening torque")
+    assert got[("M10x1.25 thread", "strength grade 12.9")] == ("84", "Nm", "maximum tightening torque")
+    assert len(facts) == 15
+
+
+def test_thread_table_cross_check_catches_a_lost_decimal_point():
+    """`M4 8.8 → 2.9 Nm` read `29` and `10.9 → 4.1` read `41`: ten times too tight. A stronger grade
+    always takes more torque along a row, and a thicker thread more down a column."""
+    rows = [["M4", "29", "41", "5.0"], ["M5", "5.7", "8.1", "9.7"], ["M6", "9.9", "14", "17"], ["M8", "24", "34", "41"]]
+    facts, skipped = table_facts(thread_table(rows), [], page_text="Tightening torques (Nm)")
+    assert not any(f["screw"] == "M4" or f["component"] == "M4 thread" for f in facts)
+    assert any("strength grade" in s["reason"] for s in skipped)
+    # a lost point that still rises along its row is caught down its column
+    rows = [["M4", "2.9", "41", "50"], ["M5", "5.7", "8.1", "9.7"], ["M6", "9.9", "14", "17"]]
+    facts, skipped = table_facts(thread_table(rows), [], page_text="Tightening torques (Nm)")
+    values = {(f["component"], f["variant"]): f["value"] for f in facts}
+    assert ("M4 thread", "strength grade 10.9") not in values and ("M4 thread", "strength grade 12.9") not in values
+    assert values[("M4 thread", "strength grade 8.8")] == "2.9"
+
+
+def test_thread_table_without_a_printed_unit_is_not_guessed():
+    facts, skipped = table_facts(thread_table([["M4", "2.9", "4.1", "5.0"], ["M5", "5.7", "8.1", "9.7"]]), [], "")
+    assert facts == [] and {s["reason"] for s in skipped} == {"table header unread (no unit printed)"}
+
+
+def test_nm_and_ft_lb_must_say_the_same_torque():
+    block = table([["Oil drain plug", "35 (26)"], ["Wheel bolts", "110 (81)"], ["Sump bolts", "10 (17)"]],
+                  columns=["", "Nm (ft. lbs.)"], title="Engine", page_title="Component")
+    block["source"]["method"] = "ocr"
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["value"], f["unit"], f["alt"]) for f in facts] == [
+        ("Oil drain plug", "35", "Nm", "26 ft-lb"), ("Wheel bolts", "110", "Nm", "81 ft-lb")]
+    assert [s["reason"] for s in skipped] == ["cross-check failed: 10 Nm is not 17 ft-lb"]
