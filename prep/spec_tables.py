@@ -43,7 +43,10 @@ def table_facts(block: dict, header_variants: list[str], page_text: str = "") ->
     if thread_grades(columns, rows):
         return thread_table_facts(block, columns, rows, page_text)
     if rows and thread_grades(rows[0], rows[1:]):     # a ruled title band above the grade header
-        return thread_table_facts(block, rows[0], rows[1:], page_text + " " + " ".join(columns))
+        facts, skipped = thread_table_facts(block, rows[0], rows[1:], page_text + " " + " ".join(columns))
+        for f in facts:      # cells count from the block's first row, the header band included
+            f["cells"] = [(r + 1, c) for r, c in f["cells"]]
+        return facts, [{**x, "row": x["row"] + 1} for x in skipped]
     if block.get("source", {}).get("method") == "ocr" and not any(
             VALUE_UNIT.search(c) for c in columns) and torque_like(rows):
         # A scanned torque table whose header row was not read (`Mcasure`, a lost rule): the
