@@ -256,7 +256,7 @@ def default_measure(unit: str) -> str:
 
 def clean_code(cell: str) -> str:
     """A Type cell as printed, without the specks a scan leaves around it (`|K20`, `'k25`)."""
-    text = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9)\"']+$", "", " ".join(cell.split()))
+    text = re.sub(r"^[\W_]+|[^\w)\"']+$", "", " ".join(cell.split()))   # `K2 coupé` keeps its é
     return re.sub(r"\b([a-z])(\d\d)\b", lambda m: m[1].upper() + m[2], text)
 
 

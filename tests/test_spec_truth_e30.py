@@ -44,9 +44,9 @@ def examples(tmp_path_factory):
     build_blocks(src, out, jobs=2, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
     blocks = [json.loads(line) for line in (out / "blocks.jsonl").read_text().splitlines()]
     pages = {p["path"]: p for p in map(json.loads, (out / "pages.jsonl").read_text().splitlines())}
-    built, index, left_out = spec_examples(blocks, lambda group: "train", 1, random.Random(0))
-    kept = [ex for ex in built if gates.check(ex) is None]
-    return kept, index, left_out, pages
+    spec = spec_examples(blocks, lambda group: "train", 1, random.Random(0))
+    kept = [ex for ex in spec.examples if gates.check(ex) is None]
+    return kept, spec.index, spec.left_out, pages
 
 
 def truth_fact(path: str, component: str, type_: str, screw: str) -> dict | None:
