@@ -31,11 +31,12 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
            "N-m", "N m", "Nm"],
     "ft-lb": ["foot-pounds", "foot pounds", "lbf·ft", "lbf-ft", "lbf ft", "ft-lbf", "ft·lbf",
               "ft-lbs", "ft·lbs", "ft lbs", "ft.lbs", "ft-lb", "ft·lb", "ft lb", "ft.lb", "lb-ft",
-              "lb·ft", "lb ft"],
+              "lb·ft", "lb ft", "ft. lbs", "ft. lb"],
     "in-lb": ["inch-pounds", "lbf·in", "lbf-in", "in-lbs", "in·lbs", "in-lb", "in·lb", "lb-in",
               "lb·in"],
-    "°C": ["degrees celsius", "degrees C", "deg C", "degC", "°C", "ºC", "℃"],
-    "°F": ["degrees fahrenheit", "degrees F", "deg F", "degF", "°F", "ºF", "℉"],
+    # the E30 scans print "30° C (86° F)": a space between the degree sign and its scale
+    "°C": ["degrees celsius", "degrees C", "deg C", "degC", "° C", "°C", "ºC", "℃"],
+    "°F": ["degrees fahrenheit", "degrees F", "deg F", "degF", "° F", "°F", "ºF", "℉"],
     "°": ["degrees", "degree", "deg", "°", "º"],
     "mbar": ["mbar"],
     "bar": ["bar"],
@@ -47,7 +48,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "in": ["inches", "inch", "in."],
     "km": ["km"],
     "mi": ["miles"],
-    "kΩ": ["kilohms", "kohms", "kohm", "kΩ", "kΩ"],
+    "kΩ": ["kilohms", "kilo-ohms", "k-ohms", "k-ohm", "k ohms", "k ohm", "kohms", "kohm", "kΩ", "kΩ"],
     "Ω": ["ohms", "ohm", "Ω", "Ω"],
     "mV": ["mV"],
     "V": ["volts", "volt", "(?-i:V)"],
@@ -63,7 +64,11 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "qt": ["quarts", "quart", "qt"],
     "rpm": ["rpm", "r/min", "min-1", "1/min"],
     "kg": ["kg"],
-    "g": ["(?-i:g)"],
+    "g": ["grams", "gram", "(?-i:g)"],
+    "min": ["minutes", "minute", "mins", "min"],
+    # no bare "s": "the 1990s" is not 1990 seconds
+    "s": ["seconds", "second", "secs", "sec"],
+    "%": ["percent", "per cent", "%"],
 }
 
 def _plain(spelling: str) -> str:

@@ -12,7 +12,8 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from prep.tasks import UNIT, VALUE_UNIT, Example
+from prep.tasks import UNIT, Example
+from spec_check import find_quantities
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".
 GENERIC = {"tightening", "torque", "angle", "engine", "section", "value", "spec", "specification", "the", "for",
@@ -30,6 +31,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"-\s*\n\s*", "", text)            # "tan-\ndem" → "tandem"
     text = text.replace("n·m", "nm").replace("n m", "nm").replace("º", "°").replace("˚", "°")
     text = re.sub(r"\s*°\s*", "° ", text)
+    text = re.sub(r"([(:=<>≤≥⩽⩾]\s*)[-—–−]\s?(?=\d)", r"\1-", text)   # a scan's dash is a minus: "— 0.35 bar"
     text = re.sub(r"(\d)\s+(?=nm\b|mm\b|bar\b|°)", r"\1 ", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -79,7 +81,7 @@ def text_junk(task: str, question: str, answer: str) -> str | None:
     if is_garbage(question) or is_garbage(answer):
         return "OCR garbage"
     if task == "spec":
-        if not VALUE_UNIT.search(answer):
+        if not find_quantities(answer):     # spec_check's grammar: volts, k-ohms, minutes …
             return "spec answer has no number with a unit"
         asked = re.sub(r"(?i)\b(?:what|is|the|does|manual|give|say|tell|me|need|spec|of|for|on|in|engine|section|"
                        r"tightening|torque|angle|value|stages?|all|how|much|which|with)\b|\d+", " ", question)

@@ -86,7 +86,8 @@ def spec_facts(block: dict, header_variants: list[str] | None = None, page_text:
 
     if block["kind"] == "table":
         return spec_tables.table_facts(block, header_variants or [], page_text)
-    return spec_text.text_facts(block), []
+    left: list[dict] = []
+    return spec_text.text_facts(block, left), left
 
 
 def spec_answer(facts: list[dict]) -> str:

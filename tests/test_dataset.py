@@ -33,25 +33,27 @@ def test_spec_from_torque_table_is_exact_with_alt_unit(rows):
 
 def test_spec_line_in_a_step_gives_every_variant(rows, sample_dataset):
     """`6. Minimum thickness: K20 20.4 mm, K25 22.4 mm.` on 34-15: both values, the decimal point
-    not taken for the sentence's end (it once cut the line at "22", losing K25)."""
+    not taken for the sentence's end (it once cut the line at "22", losing K25). The label names a
+    quantity, so the part is the one the step before measures: the disc."""
     for variant, value in (("K20", "20.4 mm"), ("K25", "22.4 mm")):
-        row = find(rows, "spec", f"minimum thickness (removing and installing front brake discs) for the {variant} engine")
+        row = find(rows, "spec", f"minimum thickness for the disc (removing and installing front brake discs) for the {variant} engine")
         assert row["messages"][1]["content"] == f"{variant}: {value}" and row["meta"]["page_label"] == "34-15"
     index = read_jsonl(sample_dataset / "spec_index.jsonl")
-    assert {(f["variant"], f["value"]) for f in index if f["component"] == "Minimum thickness"} == \
+    assert {(f["variant"], f["value"]) for f in index if (f["component"], f["measure"]) == ("disc", "minimum thickness")} == \
         {("K20", "20.4"), ("K25", "22.4")}
 
 
 @pytest.mark.parametrize("line, facts", [
     # real lines of the E30 sample pages
-    ('Basic adjustment distance A on piston rod = 125 mm (4.921").',
-     [("Basic adjustment distance A on piston rod", None, "125", "mm")]),
+    ('Basic adjustment distance A on piston rod = 125 mm (4.921").', [("piston rod", None, "125", "mm")]),
     ('Adjust distance A = 181 mm (7.126") - front threaded pin B = 159 mm (6.260) - rear threaded pin.',
-     [("distance A", None, "181", "mm")]),                        # B's 159 mm is not distance A's
-    ('Paste adhesive tape or make a chalk mark, both 3 to 4 cm (1.181 to 1.575") long.', []),  # a range
+     [("distance A at the front threaded pin", None, "181", "mm"), ("distance B at the rear threaded pin", None, "159", "mm")]),
+    ('Paste adhesive tape or make a chalk mark, both 3 to 4 cm (1.181 to 1.575") long.',
+     [("adhesive tape or chalk mark", None, "3 to 4", "cm")]),
     ("Compress drive (position A), pull down slightly (linkage play) and then tighten screw to 2 Nm.", []),
-    ("Minimum thickness: K20 20.4 mm, K25 22.4 mm.",
-     [("Minimum thickness", "K20", "20.4", "mm"), ("Minimum thickness", "K25", "22.4", "mm")]),
+    ("Minimum thickness: K20 20.4 mm, K25 22.4 mm.", []),          # a quantity, but of which part?
+    ("Measure disc thickness at eight points. Minimum thickness: K20 20.4 mm, K25 22.4 mm.",
+     [("disc", "K20", "20.4", "mm"), ("disc", "K25", "22.4", "mm")]),
 ])
 def test_spec_lines_name_a_part_and_its_own_values(line, facts):
     from prep.spec_text import text_facts
