@@ -114,6 +114,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     variant: tuple[str, str] = ("", "")
     remark = ""
     unreadable = ""   # why the current variant cannot be read: its rows are left out, not guessed
+    broken: set[tuple] = set()   # (part, variant) with a row left out: none of its stages is taught
 
     def cell(row, role):
         return row[col[role]] if role in col and col[role] < len(row) else ""
@@ -157,6 +158,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
             continue
         if unreadable:   # this row's variant, or the variant its stages belong to
             skipped.append(skip(block, r, row, unreadable))
+            broken.add((component, variant))
             continue
 
         # One value, or several aligned with the lines of the cell that tells them apart.
@@ -176,16 +178,25 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
         for case_variant, name, value, unit in cases:
             if not re.fullmatch(r"[<>≤≥~≈]?\s?\d+(?:[.,]\d+)?(?:\s*(?:\.{2,3}|…|-|–|to)\s*\d+(?:[.,]\d+)?)?", value):
                 skipped.append(skip(block, r, row, f"value unreadable: {value!r}"))
+                broken.add((component, case_variant))
                 continue
             main, alt = split_alt_unit(unit)
             unit_name = known_unit(main, name)
             if unit_name is None:
                 skipped.append(skip(block, r, row, f"unit unread: {unit!r}"))
+                broken.add((component, case_variant))
                 continue
             measure = name or default_measure(unit_name)
             cells = [(r, col["value"]), (r, col["unit"])] + [(r, col[k]) for k in ("type", "screw") if k in col]
             facts.append(fact(component, case_variant, measure[0].lower() + measure[1:], value, unit_name, alt,
                               group_title, cells, remark, block, named=bool(name)))
+    # A tightening sequence with a stage missing is a wrong procedure (the last torque angle
+    # forgotten): a part and variant with any row left out is left out whole.
+    for f in facts:
+        if (f["component"], f["variant_key"]) in broken:
+            skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"), "row": f["cells"][0][0],
+                            "text": f["line"], "reason": "another row of this part and variant is unreadable"})
+    facts = [f for f in facts if (f["component"], f["variant_key"]) not in broken]
     # Stages only mean something where a part and variant have more than one row.
     counts: dict[tuple, int] = {}
     for f in facts:
@@ -218,6 +229,7 @@ def fact(component, variant, measure, value, unit, alt, group, cells, remark, bl
         said = f"{measure} {said}".strip()
     quoted = [component, shown, remark, said + (f" ({alt})" if alt else "")]
     return {"component": component, "measure": measure, "type": type_, "screw": screw, "variant": shown or None,
+            "variant_key": variant,
             "value": value, "unit": unit, "alt": alt, "stage": None, "group": group,
             "line": " · ".join(q.replace(" °", "°") for q in quoted if q), "cells": cells, "remark": remark or None}
 
@@ -302,9 +314,12 @@ def thread_table_facts(block: dict, columns: list[str], rows: list[list[str]], p
                 skipped.append(skip(block, r, row, "no thread size"))
             continue
         values = [(i, g, row[i].strip()) for i, g in grade_cols if i < len(row) and row[i].strip()]
+        unreadable = [v for _, _, v in values if number(v) is None]
+        if unreadable:      # `Sz` for 5.7: that cell is left out, the row's others still checked
+            skipped.append(skip(block, r, row, f"value unreadable: {', '.join(map(repr, unreadable))}"))
+        values = [(i, g, v) for i, g, v in values if number(v) is not None]
         numbers = [number(v) for _, _, v in values]
-        if None in numbers or not values:
-            skipped.append(skip(block, r, row, "value unreadable"))
+        if not values:
             continue
         # The page's own cross-check: a stronger grade takes more torque, along every row.
         if any(b <= a for a, b in zip(numbers, numbers[1:])):
@@ -312,17 +327,18 @@ def thread_table_facts(block: dict, columns: list[str], rows: list[list[str]], p
             continue
         for i, grade, value in values:
             facts.append({"component": f"{thread} thread", "measure": measure, "type": f"strength grade {grade}",
-                          "screw": thread, "variant": f"strength grade {grade}", "value": value, "unit": unit,
-                          "alt": None, "stage": None, "group": fields.get("title") or "",
-                          "line": f"{thread} · {grade} · {value} {unit}", "cells": [(r, 0), (r, i)], "remark": None})
+                          "screw": "", "thread": thread, "variant": f"strength grade {grade}", "value": value,
+                          "unit": unit, "alt": None, "stage": None, "group": fields.get("title") or "",
+                          "line": f"{thread} · {grade} · {value} {unit}", "cells": [(r, 0), (r, i)], "remark": None,
+                          "unit_printed": "page"})   # the unit is printed above the table, not in it
     # Down each column, by nominal diameter: a value that does not rise with the thread is misread.
     by_grade: dict[str, list[dict]] = {}
     for f in facts:
         by_grade.setdefault(f["type"], []).append(f)
     bad = set()
     for column in by_grade.values():
-        coarse = sorted((f for f in column if "x" not in f["screw"].lower()),
-                        key=lambda f: int(THREAD.match(f["screw"]).group(1)))
+        coarse = sorted((f for f in column if "x" not in f["thread"].lower()),
+                        key=lambda f: int(THREAD.match(f["thread"]).group(1)))
         for a, b in zip(coarse, coarse[1:]):
             if number(b["value"]) <= number(a["value"]):
                 bad |= {id(a), id(b)}

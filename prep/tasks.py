@@ -167,6 +167,11 @@ def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], lis
                 left.append({**f, "reason": f"cross-check failed: {f['value']} Nm is not {alt[1]} ft-lb"})
                 continue
         kept.append(f)
+    # A tightening sequence with one stage left out would be taught as complete: leave it out whole.
+    broken = {(f["component"], f["variant"], f.get("condition")) for f in left if f.get("stage")}
+    left += [{**f, "reason": "another stage of this part and variant is left out"}
+             for f in kept if (f["component"], f["variant"], f.get("condition")) in broken]
+    kept = [f for f in kept if (f["component"], f["variant"], f.get("condition")) not in broken]
     return kept, left
 
 
@@ -186,9 +191,11 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
     coverage: dict[str, dict[str, int]] = {}
     header_variants: dict[str, list[str]] = {}
     page_text: dict[str, list[str]] = {}
+    page_blocks: dict[str, list[dict]] = {}
     for block in blocks:
         if block["kind"] != "table":
             page_text.setdefault(page_key(block), []).append(block.get("text") or "")
+            page_blocks.setdefault(page_key(block), []).append(block)
     for block in blocks:
         src = block["source"]
         if block["kind"] == "table":
@@ -218,13 +225,17 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
         where = f" ({operation_title.lower()})" if operation_title and block["kind"] != "table" else ""
         group_key = page_key(block)
 
+        # A thread table prints its unit above the table: those blocks are part of the example's source.
+        unit_blocks = [b for b in page_blocks.get(group_key, []) if b is not block]
+
         def ask(component, condition, variant_text, group, answer, fact_id, staged):
             measure = "tightening torque (all stages)" if staged else group[0]["measure"]
             slots = {"measure": measure, "Measure": measure.capitalize(),
                      "component": sentence_case(component or "") + where,
                      "variant": variant_text + (f" {condition}" if condition else "")}
+            sources = [block] + (unit_blocks if any(f.get("unit_printed") == "page" for f in group) else [])
             for i, question in enumerate(phrasings("spec", slots, split_of(group_key), count, rng)):
-                examples.append(Example("spec", question, answer, fact_id, [block], group_key,
+                examples.append(Example("spec", question, answer, fact_id, sources, group_key,
                                         spec={"component": component, "variant": group[0]["variant"], "facts": group},
                                         phrasing=i))
 

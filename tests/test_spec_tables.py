@@ -176,3 +176,27 @@ def test_nm_and_ft_lb_must_say_the_same_torque():
     assert [(f["component"], f["value"], f["unit"], f["alt"]) for f in facts] == [
         ("Oil drain plug", "35", "Nm", "26 ft-lb"), ("Wheel bolts", "110", "Nm", "81 ft-lb")]
     assert [s["reason"] for s in skipped] == ["cross-check failed: 10 Nm is not 17 ft-lb"]
+
+
+def test_a_sequence_with_an_unreadable_stage_is_left_out_whole():
+    """Taught without its last torque angle, a head-bolt sequence would be a wrong procedure."""
+    block = table([["4AZ Roll-over bar to rear wheel arch", "", "", "", ""],
+                   ["For repair work, only use bolts with Torx head", "K20", "M10", "", ""],
+                   ["Torque", "", "", "30", "Nm"], ["Loosen all bolts 1/2 turn", "", "", "", ""],
+                   ["Torque", "", "", "25", "Nm"], ["Torque angle", "", "", "90", "5"],
+                   ["5AZ Bonnet hinge to body", "K20", "", "24", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["value"]) for f in facts] == [("Bonnet hinge to body", "24")]
+    assert [s["row"] for s in skipped] == [5, 2, 3, 4]
+    assert skipped[0]["reason"] == "unit unread: '5'"
+
+
+def test_a_sequence_with_a_stage_whose_readings_disagree_is_left_out_whole():
+    block = table([["5AZ Cylinder head bolts", "M51/M41", "M11", "", ""], ["Torque", "", "", "80", "Nm"],
+                   ["Torque", "", "", "50", "Nm"], ["Torque angle", "", "", "90", "°"]])
+    block["fields"]["unsure_cells"] = [[2, 3, "50", ["50", "60", "60?"]]]
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    assert spec.examples == [] and spec.index == []
+    assert sorted(x["reason"].split(":")[0] for x in spec.left_out) == [
+        "another stage of this part and variant is left out", "another stage of this part and variant is left out",
+        "readings disagree"]
