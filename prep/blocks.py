@@ -212,6 +212,14 @@ def table_blocks(scan: dict, grid_index: int, grid: dict) -> list[dict]:
     header = [" ".join(c.replace(" - ", " ").split()) if i == 0 else c for i, c in enumerate(rows[0])]
     unit_col = next((i for i, h in enumerate(header) if h.lower() == "unit"), None)
     columns = [""] + header[1:]  # the first header cell is the page title (`11 - 4 Engine`)
+    # Numbers whose readings disagree (prep/ocr.py), by grid cell, found as grid_cells finds them.
+    unsure: dict[tuple[int, int], list] = {}
+    for w in words:
+        if w.get("unsure"):
+            cx, cy = (w["bbox"][0] + w["bbox"][2]) / 2, (w["bbox"][1] + w["bbox"][3]) / 2
+            r = next((i for i, (a, b) in enumerate(grid["rows"]) if a <= cy < b), None)
+            c = next((i for i, (a, b) in enumerate(grid["cols"]) if a <= cx < b), None)
+            unsure.setdefault((r, c), []).append([w["text"], [w["text"], w["read2"], w.get("read3")]])
     blocks, current = [], None
     for r, row in enumerate(rows[1:], start=1):
         if unit_col is not None and not row[unit_col] and grid_index < len(ink) and 0 < ink[grid_index][r][unit_col] < 40:
@@ -231,6 +239,9 @@ def table_blocks(scan: dict, grid_index: int, grid: dict) -> list[dict]:
             blocks.append(current)
         current["fields"]["rows"].append(row)
         current["rows_y"].append(grid["rows"][r])
+        for c in range(len(row)):  # [row index into fields.rows, column, text, readings]
+            for text, readings in unsure.get((r, c), []):
+                current["fields"].setdefault("unsure_cells", []).append([len(current["fields"]["rows"]) - 1, c, text, readings])
     for b in blocks:
         b["bbox"] = [grid["cols"][0][0], b["rows_y"][0][0], grid["cols"][-1][1], b["rows_y"][-1][1]]
         f = b["fields"]
@@ -482,6 +493,9 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
         fields = b.get("fields", {})
         if b.get("figures"):
             fields = {**fields, "figures": b["figures"]}
+        unsure = [u for l in lines_ for u in l.get("unsure", [])]  # OCR'd lines only: PDF text is exact
+        if unsure and b["kind"] != "table":
+            fields = {**fields, "unsure": unsure}
         records.append({
             "id": f"{ref.path}#p{ref.page}#b{n}",
             "kind": b["kind"],
@@ -499,11 +513,13 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
             "lang": lang,
         })
     confs = [r["source"]["ocr_conf"] for r in records if r["source"]["ocr_conf"] is not None]
+    numeric = [w for w in (scan or {}).get("words", []) if "read2" in w]  # read twice (prep/ocr.py)
     page = {
         "path": ref.path, "page": ref.page, "page_label": label, "section_id": section_id,
         "section_name": section_name, "page_kind": kind, "lang": lang, "method": ref.method,
         "n_blocks": len(records), "ocr_conf": round(sum(confs) / len(confs), 1) if confs else None,
         "ocr_seconds": round(ocr_seconds, 2), "cached": ref.method == "ocr" and ocr_runs == 0,
+        "numbers": {"read": len(numeric), **{k: sum(w[k] for w in numeric) for k in ("agreed", "corrected", "unsure")}},
     }
     return page, records, ocr_runs
 
@@ -533,6 +549,7 @@ class BlocksResult:
 
 def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = DEFAULT_CACHE,
                  progress: bool = True) -> BlocksResult:
+    from collections import Counter
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -568,8 +585,13 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
             for ref in refs:
                 collect(*read_page_safely(src_dir, ref, cache_dir))
         else:
+            # Biggest pages first (bytes of the file per page): the one read last keeps a worker busy
+            # while the others idle, and a big scan takes longest (05-06, read last in path order,
+            # took 8 s, as every number on it is read twice and it is read again in Italian).
+            pages_in = Counter(r.path for r in refs)
+            by_size = sorted(refs, key=lambda r: -(src_dir / r.path).stat().st_size / pages_in[r.path])
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(read_page_safely, src_dir, ref, cache_dir) for ref in refs]
+                futures = [pool.submit(read_page_safely, src_dir, ref, cache_dir) for ref in by_size]
                 for fut in as_completed(futures):
                     collect(*fut.result())
 

@@ -57,6 +57,9 @@ def make_line(words: list[dict]) -> dict:
                  max(w["bbox"][2] for w in words), max(w["bbox"][3] for w in words)],
         "conf": round(mean(w["conf"] for w in words), 1),
         "words": words,
+        # numbers whose readings disagree (prep/ocr.py): [page tesseract, rapidocr, crop tesseract]
+        "unsure": [{"text": w["text"], "readings": [w["text"], w["read2"], w.get("read3")]}
+                   for w in words if w.get("unsure")],
     }
 
 

