@@ -11,7 +11,8 @@ Kestrel-K2-techspec.html and writes sample-pages.truth.json beside them (what ea
 
 Pages are listed in the order they are rendered. Each is a dict with `path` (where the render goes,
 laid out like the real scans: `NN - Section Name/NN-PP.png`), `kind`, `section` (id, name), and the
-content fields that kind needs. Text is written exactly as printed; render_sample.py only wraps it.
+content fields that kind needs; optionally `max_skew`, the most the scan may lean (degrees, default
+0.5). Text is written exactly as printed; render_sample.py only wraps it.
 """
 
 VEHICLE = "1988 Kestrel K2 coupé (engines K20 and K25)"
@@ -59,6 +60,133 @@ TORQUE_TABLE = {
         {"level": "stage", "text": "torque", "measure": "20", "unit": "Nm"},
         {"level": "stage", "text": "torque angle\nHold sprocket with special tool 11 3 240.",
          "measure": "60", "unit": "°"},
+    ],
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1b. A second binder page, laid out as the first, with the row shapes the real body and electrics
+# pages use and the engine page does not: screw sizes as variant rows, parts without a row code
+# that name themselves (separate facts, not stages), a type cell naming a body (coupé / cabrio)
+# rather than an engine, "All others", several screw sizes in one cell, an instruction between two
+# torque stages and a remark in place of a variant. Its corner stamp (KES41-9) is not its page
+# (41 - 12): the page is the one printed in the header cell. Rows are set 4 px tighter than on
+# 11-04 (`pad`) so that all of them fit in the frame.
+# max_skew 0.1 on this page and the two below: the real binder pages lie straight (0.0° on every
+# E30 torque page), and a leaning grid fails in prep for a reason of its own, not the ones these
+# pages are here to show: prep/ocr.py finds a rule only where it runs a quarter page along one pixel
+# row, so at 0.49° (this page's seeded lean at 0.5) every 2 px row rule is lost, and at 0.2° (00-02)
+# the rules end short of the frame and the table reads as one row.
+
+TORQUE_TABLE_BODY = {
+    "path": "00 - Torque Specs/41-12.png",
+    "kind": "torque_table",
+    "section": ("41", "Body"),
+    "stamp": "KES41-9.tab",
+    "date": "02/05/88",
+    "title": ("41 - 12", "Body"),
+    "header": ("Type", "Screw", "Measure", "Unit"),
+    "pad": 7,
+    "max_skew": 0.1,
+    "rows": [
+        {"level": "group", "text": "41 11 Body Shell and Subframe"},
+        {"level": "component", "code": "1AZ", "text": "Front subframe to body",
+         "type": "All", "screw": "M8", "measure": "27", "unit": "Nm"},
+        {"level": "line", "text": "", "type": "All", "screw": "M10", "measure": "51", "unit": "Nm"},
+        {"level": "line", "text": "", "type": "All", "screw": "M12", "measure": "86", "unit": "Nm"},
+        {"level": "component", "code": "2AZ", "text": "Radiator support to side member",
+         "type": "K20", "measure": "47", "unit": "Nm"},
+        {"level": "component", "code": "3AZ", "text": "Bonnet lock carrier to radiator support",
+         "type": "K20", "measure": "24", "unit": "Nm"},
+        {"level": "component", "code": "4AZ", "text": "Bonnet hinge to body",
+         "type": "K20", "measure": "24", "unit": "Nm"},
+        {"level": "component", "code": "5AZ", "text": "Exhaust heat shield to floor pan",
+         "type": "K25", "measure": "13", "unit": "Nm"},
+        {"level": "line", "text": "", "type": "All others", "measure": "20", "unit": "Nm"},
+        {"level": "component", "code": "6AZ", "text": "Front wing to body",
+         "type": "All", "screw": "M6\nM7\nM8", "measure": "10\n15\n20", "unit": "Nm"},
+        {"level": "group", "text": "41 51 Doors, Seats and Roll-over Bar"},
+        {"level": "component", "code": "1AZ", "text": "Door hinge to A-pillar, except for upper hinge",
+         "measure": "34", "unit": "Nm"},
+        {"level": "component", "code": "", "text": "Upper door hinge to A-pillar",
+         "measure": "28", "unit": "Nm"},
+        {"level": "component", "code": "", "text": "Door hinge to door", "measure": "24", "unit": "Nm"},
+        {"level": "component", "code": "2AZ", "text": "Sports seat rail to floor",
+         "type": "K25", "screw": "M10"},
+        {"level": "stage", "text": "Torque", "measure": "20", "unit": "Nm"},
+        {"level": "stage", "text": "Torque angle", "measure": "35", "unit": "°"},
+        {"level": "component", "code": "3AZ", "text": "Rear seat backrest lock to body",
+         "type": "K2 coupé", "measure": "22", "unit": "Nm"},
+        {"level": "line", "text": "", "type": "K2 cabrio", "measure": "25", "unit": "Nm"},
+        {"level": "component", "code": "4AZ", "text": "Roll-over bar to rear wheel arch"},
+        {"level": "line", "text": "For repair work, only use bolts with Torx head",
+         "type": "K20", "screw": "M10"},
+        {"level": "stage", "text": "Torque", "measure": "30", "unit": "Nm"},
+        {"level": "stage", "text": "Loosen all bolts 1/2 turn"},
+        {"level": "stage", "text": "Torque", "measure": "25", "unit": "Nm"},
+        {"level": "stage", "text": "Torque angle", "measure": "90", "unit": "°"},
+    ],
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1c. The binder's general page: the largest torque a bolt of each thread and strength grade takes, for
+# parts the tables do not list. No Measure / Unit columns: the unit is in the title, the grade in
+# the header. Small threads have decimals, so a lost decimal point shows (2.9 read as 29).
+
+THREAD_TABLE = {
+    "path": "00 - Torque Specs/00-02.png",
+    "kind": "thread_table",
+    "section": ("00", "General"),
+    "stamp": "KES00-1.tab",
+    "date": "14/03/88",
+    "max_skew": 0.1,
+    "title": ("00 - 2", "Maximum tightening torques for bolts"),
+    "note": "Tightening torques in Nm for bolts of strength grade 8.8, 10.9 and 12.9 "
+            "(marked on the bolt head), threads lightly oiled.",
+    "unit": "Nm",
+    "header": ("Thread", "8.8", "10.9", "12.9"),
+    "rows": [
+        ("M4", "2.9", "4.1", "4.9"),
+        ("M5", "5.7", "8.1", "9.7"),
+        ("M6", "9.8", "13.8", "16.5"),
+        ("M7", "16.2", "22.8", "27.3"),
+        ("M8", "24", "34", "41"),
+        ("M8x1", "26", "36", "43"),
+        ("M10", "47", "66", "79"),
+        ("M10x1.25", "50", "70", "84"),
+        ("M12", "82", "115", "138"),
+        ("M12x1.5", "86", "121", "145"),
+        ("M14", "130", "183", "220"),
+        ("M14x1.5", "140", "197", "236"),
+        ("M16", "200", "280", "336"),
+        ("M16x1.5", "213", "299", "359"),
+    ],
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1d. A page as the US-market edition prints torques: metric first, ft-lb in brackets in the same cell
+# (ft-lb = Nm x 0.7376, rounded). Two columns only, no Type / Screw / Measure / Unit.
+
+TORQUE_LIST_US = {
+    "path": "00 - Torque Specs/00-03.png",
+    "kind": "torque_list",
+    "section": ("00", "General"),
+    "max_skew": 0.1,
+    "title": ("00 - 3", "Tightening torques (US models)"),
+    "caption": "Table a. Engine and chassis tightening torques",
+    "header": ("Component", "Nm (ft. lbs.)"),
+    "rows": [
+        ("Spark plugs", "25 (18)"),
+        ("Coolant drain plug on cylinder block", "30 (22)"),
+        ("Exhaust manifold to cylinder head", "32 (24)"),
+        ("Oxygen sensor to exhaust manifold", "55 (41)"),
+        ("Water pump pulley bolts", "10 (7)"),
+        ("Flywheel to crankshaft", "105 (77)"),
+        ("Clutch pressure plate to flywheel", "24 (18)"),
+        ("Final drive filler plug", "50 (37)"),
+        ("Tie rod end to steering arm", "37 (27)"),
+        ("Strut top mount to body", "22 (16)"),
+        ("Steering wheel nut", "80 (59)"),
+        ("Wheel bolts", "100 (74)"),
     ],
 }
 
@@ -324,7 +452,8 @@ GEARBOX_PDF = {
     ],
 }
 
-PAGES = [TORQUE_TABLE, REPAIR_BRAKES, REPAIR_COOLING, WIRING, TROUBLESHOOTING, INDEX, FOREIGN]
+PAGES = [TORQUE_TABLE, TORQUE_TABLE_BODY, THREAD_TABLE, TORQUE_LIST_US, REPAIR_BRAKES, REPAIR_COOLING,
+         WIRING, TROUBLESHOOTING, INDEX, FOREIGN]
 
 # 8. The spec sheet is written directly as HTML, beside this file; it is copied as it is.
 SPEC_HTML = "Kestrel-K2-techspec.html"

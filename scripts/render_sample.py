@@ -166,13 +166,14 @@ def torque_table_page(page):
     # Column edges: description (with a code sub-column and an indent for stages), then the four
     # narrow value columns, in the proportions of the real binder pages.
     x0, x_stage, x_type, x_screw, x_measure, x_unit, x1 = 14, 200, 720, 960, 1120, 1240, 1440
-    size, lh, pad = 20, 26, 9
+    size, lh, pad = 20, 26, page.get("pad", 9)  # a long table is set tighter to fit the frame
     sheet.text((20, 36), page["stamp"], 16)
     sheet.text((250, 36), page["date"], 16)
 
     y_top = y = 80
     sheet.text((36, y + 14), page["title"][0], 28, bold=True)
-    sheet.text((150, y + 14), page["title"][1], 28, bold=True)
+    name_x = max(150, round(36 + text_width(page["title"][0], 28, True) + 16))  # `41 - 12` is wider
+    sheet.text((name_x, y + 14), page["title"][1], 28, bold=True)
     for label, (a, b) in zip(page["header"], [(x_type, x_screw), (x_screw, x_measure),
                                                (x_measure, x_unit), (x_unit, x1)]):
         sheet.text(((a + b) // 2, y + 12), label, 20, bold=True, anchor="ma")
@@ -190,14 +191,19 @@ def torque_table_page(page):
         text_x = {"group": 20, "component": 110, "line": 110, "stage": x_stage + 8}[row["level"]]
         if cells["code"]:
             sheet.text((40, ty), cells["code"], size)
+        # A cell may hold several lines: a note under a name, or one screw size / value per line
+        # (each line a variant of its own). A variant row leaves the first cell blank.
         for i, line in enumerate(cells["text"].split("\n")):
-            sheet.text((text_x, ty + i * lh), line, size, bold=bold)
-        if cells["type"]:
-            sheet.text((x_type + 8, ty), cells["type"], size)
+            if line:
+                sheet.text((text_x, ty + i * lh), line, size, bold=bold)
+        for i, line in enumerate(cells["type"].split("\n")):
+            if line:
+                sheet.text((x_type + 8, ty + i * lh), line, size)
         for key, (a, b) in [("screw", (x_screw, x_measure)), ("measure", (x_measure, x_unit)),
                             ("unit", (x_unit, x1))]:
-            if cells[key]:
-                sheet.text(((a + b) // 2, ty), cells[key], size, anchor="ma")
+            for i, line in enumerate(cells[key].split("\n")):
+                if line:
+                    sheet.text(((a + b) // 2, ty + i * lh), line, size, anchor="ma")
         # Each printed cell's area inside the rules, for table-structure checks and cell OCR.
         spans = {"code": (x0, 100), "text": (text_x - 8, x_type), "type": (x_type, x_screw),
                  "screw": (x_screw, x_measure), "measure": (x_measure, x_unit),
@@ -224,6 +230,64 @@ def torque_table_page(page):
         "title": " ".join(page["title"]), "header": list(page["header"]), "rows": rows,
     }
     return sheet, content, {"table_box": [x0, y_top, x1, y_bottom]}
+
+
+def thread_table_page(page):
+    """The binder's general table: title and unit above a ruled grid, thread x strength grade."""
+    sheet = Sheet(LANDSCAPE)
+    sheet.text((20, 36), page["stamp"], 16)
+    sheet.text((250, 36), page["date"], 16)
+    number, title = page["title"]
+    end = sheet.text((36, 84), number, 28, bold=True)[2]
+    sheet.text((end + 40, 84), title, 28, bold=True)
+    sheet.text((36, 140), page["note"], 20)
+    edges = [200, 520, 800, 1080, 1360]  # thread, then one column per strength grade
+    header, rows = ruled_grid(sheet, edges, 200, page["header"], page["rows"],
+                              align=["l"] + ["m"] * (len(edges) - 2))
+    content = {"stamp": page["stamp"], "date": page["date"], "page_number": number,
+               "title": f"{number} {title}", "note": page["note"], "unit": page["unit"],
+               "header": header, "rows": rows}
+    return sheet, content, {"table_box": [edges[0], 200, edges[-1], rows[-1]["box"][3]]}
+
+
+def torque_list_page(page):
+    """A US-market table: component, then Nm with ft-lb in brackets in the same cell."""
+    sheet = Sheet(LANDSCAPE)
+    number, title = page["title"]
+    end = sheet.text((36, 40), number, 28, bold=True)[2]
+    sheet.text((end + 40, 40), title, 28, bold=True)
+    sheet.text((200, 140), page["caption"], 20, bold=True)
+    edges = [200, 1000, 1360]
+    header, rows = ruled_grid(sheet, edges, 180, page["header"], page["rows"], align=["l", "m"])
+    content = {"page_number": number, "title": f"{number} {title}", "caption": page["caption"],
+               "header": header, "rows": rows}
+    return sheet, content, {"table_box": [edges[0], 180, edges[-1], rows[-1]["box"][3]]}
+
+
+def ruled_grid(sheet, edges, y, header, rows, align, size=20, lh=26, pad=9):
+    """A fully ruled table from `y`: a bold header row, then one row per line of cells; `align`
+    per column, l(eft) or m(iddle). Returns the header and the rows' truth (cells as printed)."""
+    top = y
+    for label, a, b, how in zip(header, edges, edges[1:], align):
+        x = a + 12 if how == "l" else (a + b) // 2
+        sheet.text((x, y + 16), label, size, bold=True, anchor=how + "a")
+    y += 58
+    sheet.draw.line([(edges[0], y), (edges[-1], y)], fill=0, width=3)
+    truth = []
+    for cells in rows:
+        height = lh + 2 * pad
+        for cell, a, b, how in zip(cells, edges, edges[1:], align):
+            x = a + 12 if how == "l" else (a + b) // 2
+            sheet.text((x, y + pad), cell, size, anchor=how + "a")
+        truth.append({"cells": list(cells), "box": [edges[0], y, edges[-1], y + height],
+                      "cell_boxes": [[a + 3, y + 3, b - 3, y + height - 3]
+                                     for a, b in zip(edges, edges[1:])]})
+        y += height
+        sheet.draw.line([(edges[0], y), (edges[-1], y)], fill=0, width=2)
+    for x in edges[1:-1]:
+        sheet.draw.line([(x, top), (x, y)], fill=0, width=2)
+    sheet.draw.rectangle([edges[0], top, edges[-1], y], outline=0, width=4)
+    return list(header), truth
 
 
 def repair_page(page):
@@ -507,10 +571,10 @@ def rebuild_notes_page(items, seed):
 # tesseract still reads the text, so an OCR miss in the pipeline is the pipeline's fault.
 
 
-def scan(sheet, seed):
+def scan(sheet, seed, max_skew=0.5):
     """Return the scanned RGB image and a function moving clean-page points onto it."""
     rng = np.random.default_rng(seed)
-    angle = float(rng.uniform(-0.5, 0.5))
+    angle = float(rng.uniform(-max_skew, max_skew))
     image = sheet.image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
     ink = np.asarray(image, dtype=np.float32) / 255.0
     grey = 28 + ink * (246 - 28)  # toner is never black, paper never white
@@ -659,7 +723,11 @@ class TableRows(HTMLParser):
 # Boxes are [x0, y0, x1, y1] pixels on the scanned (skewed) page.
 # content by kind:
 #   torque_table  stamp, date, page_number, title, header, rows [{level, code, text, type, screw, measure,
-#                 unit, box, cell_boxes {column: box}}]   (text with "\n" where printed so)
+#                 unit, box, cell_boxes {column: box}}]   (a cell with "\n" where printed so)
+#   thread_table  stamp, date, page_number, title, note, unit, header (thread, then strength
+#                 grades), rows [{cells (as printed, in header order), box, cell_boxes [box]}]
+#   torque_list   page_number, title, caption, header, rows [{cells, box, cell_boxes [box]}]
+#                 (the value cell as printed: "25 (18)", Nm then ft-lb)
 #   repair        page_number, operations [{number, title, blocks [{kind: line / subhead /
 #                 step (+ n) / paragraph, text}], tools}], figures, footnote
 #   wiring        title, page_number, fuses [{id, rating, bus}], wires [{label, size, colour,
@@ -706,7 +774,8 @@ def main(argv=None):
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth.json").unlink(missing_ok=True)  # where renders before 2026-11-25 put it
-    renderers = {"torque_table": torque_table_page, "repair": repair_page, "wiring": wiring_page,
+    renderers = {"torque_table": torque_table_page, "thread_table": thread_table_page,
+                 "torque_list": torque_list_page, "repair": repair_page, "wiring": wiring_page,
                  "troubleshooting": troubleshooting_page, "index": index_page,
                  "foreign": foreign_page}
     truth = []
@@ -714,7 +783,7 @@ def main(argv=None):
     for page in manual.PAGES:
         sheet, content, boxes = renderers[page["kind"]](page)
         seed = zlib.crc32(page["path"].encode())  # not hash(): that is salted per process
-        image, angle, move = scan(sheet, seed)
+        image, angle, move = scan(sheet, seed, page.get("max_skew", 0.5))
         target = out / page["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target)

@@ -5,6 +5,7 @@
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "render_sample.py"
 TORQUE_PAGE = "00 - Torque Specs/11-04.png"
+BODY_PAGE = "00 - Torque Specs/41-12.png"
+THREAD_PAGE = "00 - Torque Specs/00-02.png"
+US_PAGE = "00 - Torque Specs/00-03.png"
 BRAKES_PAGE = "34 - Brakes/34-15.png"
 
 
@@ -69,8 +73,8 @@ def test_two_renders_are_byte_identical(rendered, tmp_path):
 
 def test_every_page_in_truth_exists_with_its_size(rendered, truth):
     kinds = {p["kind"] for p in truth["pages"]}
-    assert kinds == {"torque_table", "repair", "wiring", "troubleshooting", "index", "foreign",
-                     "rebuild_notes", "spec_sheet"}
+    assert kinds == {"torque_table", "thread_table", "torque_list", "repair", "wiring",
+                     "troubleshooting", "index", "foreign", "rebuild_notes", "spec_sheet"}
     for entry in truth["pages"]:
         path = rendered / entry["path"]
         assert path.is_file(), entry["path"]
@@ -141,6 +145,54 @@ def test_torque_table_has_variants_and_stages(truth):
                       ("torque angle", "90", "°")]
     assert {r["type"] for r in rows} >= {"K20", "K25", "K20, K25"}
     assert any(r["unit"] == "Nm (26 ft-lb)" for r in rows)
+
+
+def test_body_torque_table_has_the_row_shapes_of_the_real_body_pages(truth):
+    rows = page(truth, BODY_PAGE)["content"]["rows"]
+    cells = [(r["code"], r["text"], r["type"], r["screw"], r["measure"], r["unit"]) for r in rows]
+    # screw sizes as variant rows under one part, the first cell left blank
+    first = cells.index(("1AZ", "Front subframe to body", "All", "M8", "27", "Nm"))
+    assert cells[first + 1:first + 3] == [("", "", "All", "M10", "51", "Nm"),
+                                          ("", "", "All", "M12", "86", "Nm")]
+    # parts without a row code that name themselves: facts of their own, not stages
+    assert [r["text"] for r in rows if r["level"] == "component" and not r["code"]] == [
+        "Upper door hinge to A-pillar", "Door hinge to door"]
+    # a body, not an engine, in the Type cell; "All others" after a coded type
+    assert [r["type"] for r in rows if r["type"].startswith("K2 ")] == ["K2 coupé", "K2 cabrio"]
+    assert ("", "", "All others", "", "20", "Nm") in cells
+    # one cell, several lines: each line a variant of its own
+    assert [(r["screw"], r["measure"]) for r in rows if "\n" in r["screw"]] == [("M6\nM7\nM8",
+                                                                                "10\n15\n20")]
+    # a remark in place of a variant, then an instruction between two torque stages
+    remark = next(i for i, r in enumerate(rows) if r["text"].startswith("For repair work"))
+    assert (rows[remark]["type"], rows[remark]["screw"], rows[remark]["measure"]) == ("K20", "M10", "")
+    assert [(r["text"], r["measure"], r["unit"]) for r in rows[remark + 1:]] == [
+        ("Torque", "30", "Nm"), ("Loosen all bolts 1/2 turn", "", ""), ("Torque", "25", "Nm"),
+        ("Torque angle", "90", "°")]
+
+
+def test_thread_table_rises_both_ways_and_keeps_its_decimals(truth):
+    content = page(truth, THREAD_PAGE)["content"]
+    assert content["header"] == ["Thread", "8.8", "10.9", "12.9"] and content["unit"] == "Nm"
+    assert "in Nm" in content["note"]
+    rows = [r["cells"] for r in content["rows"]]
+    assert len(rows) >= 10 and (rows[0], rows[-1][0]) == (["M4", "2.9", "4.1", "4.9"], "M16x1.5")
+    values = [[float(v) for v in row[1:]] for row in rows]
+    assert all(a < b for row in values for a, b in zip(row, row[1:]))           # along a row
+    assert all(a < b for col in zip(*values) for a, b in zip(col, col[1:]))     # down a column
+    # a lost decimal point would read 10x too high: the small threads all print one
+    assert all("." in v for row in rows[:4] for v in row[1:])
+
+
+def test_us_table_prints_ft_lb_beside_nm(truth):
+    content = page(truth, US_PAGE)["content"]
+    assert content["header"] == ["Component", "Nm (ft. lbs.)"]
+    assert len(content["rows"]) >= 10
+    for component, value in (r["cells"] for r in content["rows"]):
+        nm, ft_lb = re.fullmatch(r"(\d+) \((\d+)\)", value).groups()
+        assert round(int(nm) * 0.7376) == int(ft_lb), component
+    # tests/test_dataset.py finds 11-04's oil drain plug by name: this page must not print one
+    assert not any("oil drain plug" in r["cells"][0].lower() for r in content["rows"])
 
 
 def test_repair_page_operations_in_reading_order(truth):
