@@ -69,7 +69,10 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
 
     # Recall probes: the train pages' facts, asked once more with the validation phrasing.
     recall_candidates, _, _ = candidates(blocks, lambda group: "val", data)
-    recall_examples = [ex for ex in recall_candidates if split_of(ex.group) == "train" and gates.check(ex) is None]
+    # Only facts that train teaches: a fact dropped there as a near-duplicate of another page's
+    # (a PDF's text layer and its scan) would be a probe of something never taught.
+    taught = {ex.fact_id for ex in accepted if split_of(ex.group) == "train"}
+    recall_examples = [ex for ex in recall_candidates if ex.fact_id in taught and gates.check(ex) is None]
 
     # ---------------------------------------------------------------- tokens and rows
     count_tokens = token_counter(tokenizer_name)

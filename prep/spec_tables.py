@@ -216,7 +216,20 @@ def unreadable_variant(type_: str, screw: str) -> str:
         return f"screw size unreadable: {screw!r}"
     if re.search(r"[$§@#%&*{}<>|\\]", type_):
         return f"type unreadable: {type_!r}"
+    # A word of a Type cell is a code (`M52`, `EH`) or a word (`with cast iron engine block`,
+    # `touring`); `compitouring` is `comp/touring` with its slash misread: the variant is unknown.
+    from prep.gates import dictionary
+
+    words = dictionary()
+    for word in re.findall(r"[^\W\d_]{4,}", type_):
+        if word.lower() not in words and word.lower() not in BODY_WORDS and not word.isupper() and words:
+            return f"type unreadable: {type_!r}"
     return ""
+
+
+# Body styles as the type cells print them; no dictionary lists them.
+BODY_WORDS = {"comp", "coupe", "coupé", "cabrio", "cabriolet", "touring", "compact", "saloon", "sedan", "limousine",
+              "convertible", "roadster", "others"}
 
 
 def fact(component, variant, measure, value, unit, alt, group, cells, remark, block, named=True) -> dict:
