@@ -35,7 +35,7 @@ from PIL import Image
 
 # Bump when preprocessing changes what tesseract sees (or what the second reading stores): it is
 # part of every cache key.
-PREPROCESS_VERSION = 12
+PREPROCESS_VERSION = 13
 
 
 @dataclass(frozen=True)
@@ -447,12 +447,14 @@ def only_digits_dropped(page: str, crop: str) -> bool:
 
 
 def same_reading(a: str, b: str) -> bool:
-    """Equal but for case, spaces and a decimal comma (`6,6` is `6.6`), and tesseract's `$` for the
-    S of a code (`$52` is `S52`: prep.blocks.clean_text writes it back as printed); nothing else:
+    """Equal but for case, spaces and a decimal comma (`6,6` is `6.6`), tesseract's `$` for the S of
+    a code (`$52` is `S52`: prep.blocks.clean_text writes it back as printed) and a speck before a
+    letter (`|K20`, cleaned from the cell later); nothing else:
     `29` is not `2.9`, `31` is not `34`, `MS` is not `M5`. An empty reading agrees with nothing:
     two engines that see no text have not read a number."""
     def norm(text: str) -> str:
         text = re.sub(r"(?<![\w$])\$(?=\d{2,3}\b)", "S", "".join(text.split()))
+        text = re.sub(r"^[|'`‘’]+(?=[^\W\d_])", "", text)   # a speck before a letter (`|K20`); `|5` may be 15
         return re.sub(r"(?<=\d),(?=\d)", ".", text).casefold()
 
     return bool(norm(a)) and norm(a) == norm(b)

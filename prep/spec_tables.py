@@ -115,6 +115,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     remark = ""
     unreadable = ""   # why the current variant cannot be read: its rows are left out, not guessed
     broken: set[tuple] = set()   # (part, variant) with a row left out: none of its stages is taught
+    variant_row = 0              # the row that printed the current variant's Type and Screw
 
     def cell(row, role):
         return row[col[role]] if role in col and col[role] < len(row) else ""
@@ -133,14 +134,14 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                                     and not REMARK.match(first))
         if names_part:
             component = strip_code(first)
-            variant, remark = (type_, screw), ""
+            variant, remark, variant_row = (type_, screw), "", r
             unreadable = unreadable_variant(type_, screw)
             label_lines = []          # the rest of the cell is a note on the part, not a stage name
         elif type_ or screw:
             if component is None:
                 skipped.append(skip(block, r, row, "variant row before any part"))
                 continue
-            variant, remark = (type_, screw), first
+            variant, remark, variant_row = (type_, screw), first, r
             unreadable = unreadable_variant(type_, screw)
             label_lines = []
         elif not values:
@@ -187,7 +188,10 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                 broken.add((component, case_variant))
                 continue
             measure = name or default_measure(unit_name)
-            cells = [(r, col["value"]), (r, col["unit"])] + [(r, col[k]) for k in ("type", "screw") if k in col]
+            # The cells a fact's numbers come from must read the same twice; a torque angle's unit
+            # is its label's, whatever the scan made of the `°`.
+            cells = [(r, col["value"])] + ([] if unit_name == "°" and name and "angle" in name.lower() else
+                                           [(r, col["unit"])]) + [(variant_row, col[k]) for k in ("type", "screw") if k in col]
             facts.append(fact(component, case_variant, measure[0].lower() + measure[1:], value, unit_name, alt,
                               group_title, cells, remark, block, named=bool(name)))
     # A tightening sequence with a stage missing is a wrong procedure (the last torque angle
@@ -268,10 +272,12 @@ def wrapped(cell: str) -> str:
 
 
 def known_unit(unit: str, name: str | None) -> str | None:
-    """The unit as printed, when it is one; a torque angle is in degrees whatever speck the scan
-    left in its Unit cell (the `°` is a three-pixel ring: blank, `o`, `e`)."""
-    if name and re.search(r"(?i)angle", name) and (not unit or re.fullmatch(r"[°ºoOe0*]", unit.strip())):
-        return "°"
+    """The unit as printed, when it is one. A torque angle is in degrees whatever single glyph the
+    scan made of its Unit cell's `°`, a three-pixel ring (blank, `o`, `e`, `5`); a real unit there
+    (`Nm`) contradicts the label and is not taken."""
+    if name and re.search(r"(?i)angle", name):
+        printed = KNOWN_UNITS.get(unit.strip().lower())
+        return "°" if printed == "°" or (printed is None and len(unit.strip()) <= 1) else None
     return KNOWN_UNITS.get(unit.strip().lower().replace(" ", "").replace("ft.lbs.", "ft-lb"))
 
 

@@ -183,12 +183,12 @@ def test_a_sequence_with_an_unreadable_stage_is_left_out_whole():
     block = table([["4AZ Roll-over bar to rear wheel arch", "", "", "", ""],
                    ["For repair work, only use bolts with Torx head", "K20", "M10", "", ""],
                    ["Torque", "", "", "30", "Nm"], ["Loosen all bolts 1/2 turn", "", "", "", ""],
-                   ["Torque", "", "", "25", "Nm"], ["Torque angle", "", "", "90", "5"],
+                   ["Torque", "", "", "25", "Nm"], ["Torque angle", "", "", "90", "Nm"],
                    ["5AZ Bonnet hinge to body", "K20", "", "24", "Nm"]])
     facts, skipped = table_facts(block, [])
     assert [(f["component"], f["value"]) for f in facts] == [("Bonnet hinge to body", "24")]
     assert [s["row"] for s in skipped] == [5, 2, 3, 4]
-    assert skipped[0]["reason"] == "unit unread: '5'"
+    assert skipped[0]["reason"] == "unit unread: 'Nm'"      # an angle in Nm: the label and the unit disagree
 
 
 def test_a_sequence_with_a_stage_whose_readings_disagree_is_left_out_whole():
@@ -200,3 +200,12 @@ def test_a_sequence_with_a_stage_whose_readings_disagree_is_left_out_whole():
     assert sorted(x["reason"].split(":")[0] for x in spec.left_out) == [
         "another stage of this part and variant is left out", "another stage of this part and variant is left out",
         "readings disagree"]
+
+
+def test_stages_of_a_variant_whose_type_readings_disagree_are_left_out():
+    """The stages' own rows hold no type: the row that printed it must read the same twice too."""
+    block = table([["6AZ Cylinder head bolts", "M40/M42/M43/M44/MS50", "M10", "", ""], ["Torque", "", "", "30", "Nm"],
+                   ["Torque angle", "", "", "90", "°"], ["7AZ Oil pump", "M50", "", "25", "Nm"]])
+    block["fields"]["unsure_cells"] = [[0, 1, "M40/M42/M43/M44/MS50", ["M40/M42/M43/M44/MS50", "M40/M42/M43/M44/M50", ""]]]
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    assert [f["component"] for f in spec.index] == ["Oil pump"]
