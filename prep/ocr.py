@@ -35,7 +35,7 @@ from PIL import Image
 
 # Bump when preprocessing changes what tesseract sees (or what the second reading stores): it is
 # part of every cache key.
-PREPROCESS_VERSION = 13
+PREPROCESS_VERSION = 14
 
 
 @dataclass(frozen=True)
@@ -451,13 +451,28 @@ def same_reading(a: str, b: str) -> bool:
     a code (`$52` is `S52`: prep.blocks.clean_text writes it back as printed) and a speck before a
     letter (`|K20`, cleaned from the cell later); nothing else:
     `29` is not `2.9`, `31` is not `34`, `MS` is not `M5`. An empty reading agrees with nothing:
-    two engines that see no text have not read a number."""
+    two engines that see no text have not read a number.
+
+    Two marks rapidocr cannot see on these scans are no disagreement about the number beside them:
+    quotes and brackets at a word's edge (`(0.472")` read `(0.472)`), and the degree sign, a
+    three-pixel ring that it reads as a zero or not at all (`30°` read `300`, `(390°` read `(390`).
+    The digits before the ring must agree, and the word keeps tesseract's `°`."""
     def norm(text: str) -> str:
         text = re.sub(r"(?<![\w$])\$(?=\d{2,3}\b)", "S", "".join(text.split()))
         text = re.sub(r"^[|'`‘’]+(?=[^\W\d_])", "", text)   # a speck before a letter (`|K20`); `|5` may be 15
         return re.sub(r"(?<=\d),(?=\d)", ".", text).casefold()
 
-    return bool(norm(a)) and norm(a) == norm(b)
+    a, b = norm(a), norm(b)
+    if not a:
+        return False
+    if a == b:
+        return True
+    a, b = (t.strip("\"“”'’()[]:;,") for t in (a, b))
+    for x, y in ((a, b), (b, a)):
+        m = re.fullmatch(r"(.*\d)[°º]", x)
+        if m and y in (m[1], m[1] + "0", m[1] + "o"):
+            return True
+    return bool(a) and a == b
 
 
 def word_crop(clean: np.ndarray, boxes: np.ndarray, i: int) -> np.ndarray:

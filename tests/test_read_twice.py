@@ -67,6 +67,17 @@ def test_same_reading_normalises_case_spaces_and_decimal_comma_only():
         assert not ocr.same_reading(a, b), (a, b)
 
 
+@pytest.mark.parametrize("page, second, same", [
+    # readings of the E30 sample (13-804, 11-71, 51-716): rapidocr reads the degree ring as a zero or
+    # not at all, and drops an inch mark; the digits beside them agree
+    ("30°", "300", True), ("(390°", "(390", True), ("48°", "480:", True), ('(0.472")', "(0.472)", True),
+    ("$52/M52", "S52/M52", True), ("|K20", "K20", True),
+    # a digit more or less, or another digit, is a disagreement
+    ("300", "30", False), ("30°", "310", False), ("2.5", "2.", False), ("|5", "15", False), ("°", "0", False)])
+def test_marks_rapidocr_cannot_see_are_no_disagreement(page, second, same):
+    assert ocr.same_reading(page, second) == same
+
+
 def test_a_correction_never_only_drops_digits():
     # 0670-03: tesseract's box of `2.5` holds `2.` alone, and both crop readings say `2.`
     assert ocr.only_digits_dropped("2.5", "2.") and ocr.only_digits_dropped("M6", "M")
