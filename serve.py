@@ -15,8 +15,10 @@ GGUF) → generation → the three commands (ask, chat, api). Nothing here touch
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -54,6 +56,12 @@ class Settings:
     spec_index: Optional[Path] = None
     data_dir: Path = Path("data")
     # where prep wrote spec_index.jsonl (config data.dir): the index looked up after the model's folder
+    request_timeout: float = 20.0
+    # api: seconds a client has to send its whole request, and the longest one write to it may
+    # block; an idle or half-sent connection then gets 408 and is closed, its thread freed.
+    max_connections: int = 32
+    # api: connections served at once (each waits for the model on its own thread); the next one
+    # gets 503 at once. A workshop has a handful of clients; 1,500 idle sockets made 1,500 threads.
 
 
 def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, threads: int,
@@ -68,6 +76,7 @@ def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, thr
         raise fail(str(e))
     return Settings(
         model=model, threads=threads, system=system, spec_index=spec_index, data_dir=kit.data.dir,
+        request_timeout=kit.serve.request_timeout, max_connections=kit.serve.max_connections,
         ctx=kit.serve.ctx if ctx is None else ctx,
         max_tokens=kit.serve.max_tokens if max_tokens is None else max_tokens,
         temperature=kit.serve.temperature if temperature is None else temperature)
@@ -111,6 +120,20 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def utf8_problem(text: str) -> str | None:
+    """Where `text` stops being UTF-8, or None when it is text. Bytes that are not UTF-8 reach us
+    from argv and stdin as lone surrogates (Python's surrogateescape), and from JSON as escapes
+    such as \\ud800; the tokenizer's encode would crash on either."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as e:
+        code = ord(text[e.start])
+        if 0xDC80 <= code <= 0xDCFF:
+            return f"byte 0x{code - 0xDC00:02x} at character {e.start + 1}"
+        return f"a lone surrogate, U+{code:04X}, at character {e.start + 1}"
+
+
 def check_settings(s: Settings) -> None:
     """Everything that can be wrong before the model is loaded."""
     if not s.model.is_file():
@@ -129,6 +152,8 @@ def check_settings(s: Settings) -> None:
         raise fail(f"--temperature {s.temperature} must be >= 0")
     if s.spec_index is not None and not s.spec_index.is_file():
         raise fail(f"--spec-index {s.spec_index}: no such file")
+    if s.system and (problem := utf8_problem(s.system)):
+        raise fail(f"--system is not valid UTF-8 ({problem}): pass it as UTF-8 text")
 
 
 # -----------------------------------------------------------------------------
@@ -248,24 +273,35 @@ class Answer:
     total_s: float
 
 
+DEFAULT_TOP_P = 0.95  # llama-cpp-python's own default, which every answer has used (OpenAI's is 1)
+
+
 def generate(model: Model, tokens: list[int], max_tokens: int, temperature: float,
-             on_text: Callable[[str], None] = lambda piece: None) -> Answer:
-    """Stream one answer; `on_text` gets each piece as it comes (terminal, SSE, or nothing)."""
+             on_text: Callable[[str], None] = lambda piece: None, top_p: float = DEFAULT_TOP_P,
+             stop: tuple[str, ...] | list[str] = ()) -> Answer:
+    """Stream one answer; `on_text` gets each piece as it comes (terminal, SSE, or nothing) and
+    may raise to stop it. `stop`: more strings that end the answer (not included in it), besides
+    the template's end of turn."""
     start = time.perf_counter()
     first = None
     pieces, finish = [], "length"
     chunks = model.llm.create_completion(
-        prompt=tokens, max_tokens=max_tokens, temperature=temperature, stream=True,
-        stop=model.stop, stopping_criteria=model.stopping_criteria)
-    for chunk in chunks:
-        choice = chunk["choices"][0]
-        if choice["text"]:
-            if first is None:
-                first = time.perf_counter()
-            pieces.append(choice["text"])
-            on_text(choice["text"])
-        if choice["finish_reason"]:
-            finish = choice["finish_reason"]
+        prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stream=True,
+        stop=model.stop + list(stop), stopping_criteria=model.stopping_criteria)
+    try:
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            if choice["text"]:
+                if first is None:
+                    first = time.perf_counter()
+                pieces.append(choice["text"])
+                on_text(choice["text"])
+            if choice["finish_reason"]:
+                finish = choice["finish_reason"]
+    finally:
+        # Decoding happens inside this generator: closing it here, when on_text raised (client
+        # gone, Ctrl-C), ends it while the caller still holds the model's lock.
+        chunks.close()
     end = time.perf_counter()
     text = "".join(pieces)
     return Answer(
@@ -307,7 +343,8 @@ def check_lines(facts: list[spec_check.SpecFact] | None, question: str, answer: 
 ModelArg = Annotated[Path, typer.Argument(help="The GGUF written by export.py.", show_default=False)]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="Kit YAML (configs/*.yaml): its serve: section sets the defaults of --ctx, "
-    "--max-tokens, --temperature; data.dir is where the spec index is looked for.")]
+    "--max-tokens, --temperature (and the api's request_timeout, max_connections); data.dir is "
+    "where the spec index is looked for.")]
 CtxOpt = Annotated[Optional[int], typer.Option(
     "--ctx", help="Context window in tokens, prompt + answer (default: serve.ctx of --config, 2048).", show_default=False)]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads; 0 = physical cores.")]
@@ -332,6 +369,8 @@ def ask(model: ModelArg,
         max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
         spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
     """One answer, for scripts: streamed to stdout, then the spec check."""
+    if problem := utf8_problem(question):
+        raise fail(f"the question is not valid UTF-8 ({problem}): pass it as UTF-8 text")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
                          spec_index)
     facts, m = start(s)
@@ -402,6 +441,11 @@ def chat(model: ModelArg, task: TaskOpt = None,
     facts, m = start(s)
     if sys.stdin.isatty():
         import readline  # noqa: F401  (line editing and arrow-key history for input())
+    if hasattr(sys.stdin, "reconfigure"):
+        # Bytes that are not UTF-8 (a Latin-1 terminal, a pasted binary) then arrive as lone
+        # surrogates and are refused line by line below. A strict decoder raises out of input()
+        # instead, and loses whatever else it had read with the bad line.
+        sys.stdin.reconfigure(errors="surrogateescape")
     print(f"{m.name} · ctx {m.n_ctx} · threads {m.threads} · loaded in {m.load_s:.1f}s · "
           f"spec check {'on, ' + str(len(facts)) + ' facts' if facts is not None else 'off'} · "
           "/help for commands")
@@ -413,6 +457,9 @@ def chat(model: ModelArg, task: TaskOpt = None,
             print()
             return
         if not text:
+            continue
+        if problem := utf8_problem(text):
+            print(f"(not asked: not UTF-8, {problem}; set the terminal to UTF-8 and type it again)")
             continue
         if text.startswith("/"):
             command, _, rest = text.partition(" ")
@@ -472,9 +519,11 @@ def chat(model: ModelArg, task: TaskOpt = None,
 # Why not llama_cpp.server: it needs fastapi, uvicorn, sse-starlette, starlette-context and
 # pydantic-settings, formats prompts on its own path (the benchmark would measure a different
 # generation loop), and adding the `spec_check` field and the oversize/lock rules means patching
-# its routes. Two endpoints on http.server are ~120 lines we can read and test in full.
+# its routes. Two endpoints on http.server, with their checks, are ~300 lines we can read and
+# test in full.
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any prompt that fits a context; stops a runaway upload
+MAX_STOP = 4  # OpenAI's own limit on stop sequences: a client written for it sends no more
 
 
 def is_loopback(host: str) -> bool:
@@ -492,22 +541,132 @@ def openai_error(message: str, kind: str = "invalid_request_error", code: str | 
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+class BadRequest(ValueError):
+    """A request the API refuses: `param` is the field at fault (OpenAI's error.param)."""
+    def __init__(self, message: str, param: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.param, self.status = param, status
+
+
+class RequestTimeout(Exception):
+    # Not a TimeoutError: BaseHTTPRequestHandler swallows those without answering, and a client
+    # that sent half a request should be told why it got nothing.
+    def __init__(self, seconds: float):
+        super().__init__(f"the request did not arrive whole within {seconds:g} s "
+                         "(serve.request_timeout): send it at once")
+
+
+class ClientLeft(Exception):
+    """The API client closed its connection: its answer is stopped, the next request goes on."""
+
+
+def shown(value: Any) -> str:
+    """A request value as JSON spells it (NaN, Infinity, true), cut short, for error messages."""
+    text = json.dumps(value)  # ASCII: a lone surrogate in the value must not break the reply
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def request_messages(body: Any) -> list[dict]:
-    """The request's messages as plain {role, content} strings; ValueError names what is wrong.
+    """The request's messages as plain {role, content} strings; BadRequest names what is wrong.
     Content given as a list of parts (newer clients) keeps its text parts."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-        raise ValueError("'messages' must be a non-empty list of {role, content}")
+        raise BadRequest("'messages' must be a non-empty list of {role, content}", "messages")
     out = []
     for i, msg in enumerate(body["messages"]):
         if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
-            raise ValueError(f"messages[{i}].role must be one of system, user, assistant")
+            raise BadRequest(f"messages[{i}].role must be one of system, user, assistant", "messages")
         content = msg.get("content")
         if isinstance(content, list):
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
         if not isinstance(content, str):
-            raise ValueError(f"messages[{i}].content must be a string")
+            raise BadRequest(f"messages[{i}].content must be a string", "messages")
+        if problem := utf8_problem(content):
+            raise BadRequest(f"messages[{i}].content is not valid UTF-8 ({problem})", "messages")
         out.append({"role": msg["role"], "content": content})
     return out
+
+
+@dataclass
+class Options:
+    """What a request asks of the generation, checked against OpenAI's types and ranges."""
+    max_tokens: int
+    temperature: float
+    top_p: float
+    stop: list[str]
+    stream: bool
+
+
+def request_options(body: dict, s: Settings, n_ctx: int) -> Options:
+    """The request's generation fields: each one serve.py applies (max_tokens, temperature,
+    top_p, stop, stream) checked, and n, which it cannot apply above 1, refused; a wrong one is a
+    BadRequest naming it. Taking a field and not applying it answers another request than the one
+    sent, which the client cannot see."""
+    def number(name: str, default: float, low: float, high: float) -> float:
+        value = body.get(name)
+        if value is None:
+            return default
+        # bool is an int to Python; NaN fails every comparison, so it is refused with the rest
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise BadRequest(f"{name} must be a number from {low:g} to {high:g}, got {shown(value)}", name)
+        return float(value)
+
+    max_tokens = s.max_tokens
+    for name in ("max_completion_tokens", "max_tokens"):  # the older name wins when both are sent
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < n_ctx:
+            raise BadRequest(f"{name} must be a whole number from 1 to {n_ctx - 1} (the context "
+                             f"window is {n_ctx} tokens), got {shown(value)}", name)
+        max_tokens = value
+
+    n = body.get("n")
+    if n is not None and (isinstance(n, bool) or n != 1):
+        if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+            raise BadRequest(f"n is {n}, but this server returns 1 choice per request: send {n} "
+                             "requests (with temperature above 0, or they are the same answer)", "n")
+        raise BadRequest(f"n must be 1, got {shown(n)}", "n")
+
+    stop = body.get("stop")
+    stop = [] if stop is None else [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list) or len(stop) > MAX_STOP or not all(isinstance(x, str) and x for x in stop):
+        raise BadRequest(f"stop must be a non-empty string or a list of up to {MAX_STOP} of them, "
+                         f"got {shown(body['stop'])}", "stop")
+    for x in stop:
+        if problem := utf8_problem(x):
+            raise BadRequest(f"stop is not valid UTF-8 ({problem})", "stop")
+
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequest(f"stream must be true or false, got {shown(stream)}", "stream")
+    return Options(max_tokens=max_tokens, temperature=number("temperature", s.temperature, 0, 2),
+                   top_p=number("top_p", DEFAULT_TOP_P, 0, 1), stop=stop, stream=bool(stream))
+
+
+class RequestReader(io.RawIOBase):
+    """The connection's bytes while the request is read, all due within `seconds` of its
+    opening. A timeout per read alone would let a client that sends a byte every few seconds
+    hold its thread forever."""
+    def __init__(self, sock: socket.socket, seconds: float):
+        self.sock, self.seconds, self.deadline = sock, seconds, time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RequestTimeout(self.seconds)
+        self.sock.settimeout(left)
+        try:
+            return self.sock.recv_into(buffer)
+        except TimeoutError:
+            raise RequestTimeout(self.seconds) from None
+        finally:
+            # writes: a client that takes nothing of its answer for this long is gone
+            self.sock.settimeout(self.seconds)
 
 
 def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | None,
@@ -515,6 +674,7 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
     """A ThreadingHTTPServer bound to host:port (port 0 = any free port), not yet serving."""
     import hmac
     import uuid
+    from http import HTTPStatus
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlsplit
 
@@ -522,6 +682,34 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "serve.py"
+        timeout = s.request_timeout          # StreamRequestHandler puts it on the socket
+        # what a reply needs when the request line itself never came whole (408)
+        requestline, request_version = "", "HTTP/1.0"
+
+        def setup(self) -> None:
+            super().setup()
+            # the request is read through RequestReader: one deadline for all of it to arrive
+            self.rfile.close()
+            self.rfile = io.BufferedReader(RequestReader(self.connection, s.request_timeout))
+
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except RequestTimeout as e:
+                self.close_connection = True
+                self.log_error("%s", e)
+                try:
+                    self.send_json(408, openai_error(str(e), code="request_timeout"))
+                except OSError:
+                    pass
+            except ConnectionError:
+                self.close_connection = True  # the client left mid-request: no one to answer
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # http.server's own refusals (a malformed request line, an unknown method) in
+            # OpenAI's error JSON like every other answer, not an HTML page
+            self.close_connection = True
+            self.send_json(code, openai_error(message or HTTPStatus(code).phrase))
 
         def send_json(self, status: int, obj: dict) -> None:
             data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -541,6 +729,40 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                                              "Bearer KEY'", code="invalid_api_key"))
             return False
 
+        def client_left(self) -> bool:
+            """Whether the client closed its end. While it waits for its answer an HTTP client
+            sends nothing, so a socket that reads empty (or reset) means it has gone."""
+            self.connection.settimeout(0)
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                return False  # nothing to read: still waiting
+            except OSError:
+                return True
+            finally:
+                self.connection.settimeout(s.request_timeout)
+
+        def stop_if_client_left(self, piece: str = "") -> None:
+            if self.client_left():
+                raise ClientLeft
+
+        def read_body(self) -> Any:
+            if self.headers.get("Transfer-Encoding"):
+                raise BadRequest("send the body with a Content-Length (Transfer-Encoding is not "
+                                 "supported)", status=411)
+            length = self.headers.get("Content-Length", "0").strip()
+            if not (length.isascii() and length.isdigit()):
+                raise BadRequest(f"Content-Length must be a whole number of bytes, got {length[:40]!r}")
+            if int(length) > MAX_BODY_BYTES:
+                raise BadRequest(f"request body over {MAX_BODY_BYTES} bytes", status=413)
+            data = self.rfile.read(int(length))
+            if len(data) < int(length):
+                raise BadRequest(f"the body ended after {len(data)} of its {length} bytes")
+            try:
+                return json.loads(data or b"null")
+            except (ValueError, RecursionError) as e:  # RecursionError: [[[[… nested past Python's stack
+                raise BadRequest(f"the body is not valid JSON ({e})") from None
+
         def do_GET(self) -> None:
             if not self.authorised():
                 return
@@ -556,19 +778,12 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
             if urlsplit(self.path).path.rstrip("/") != "/v1/chat/completions":
                 self.send_json(404, openai_error(f"no route POST {self.path}", code="not_found"))
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self.send_json(413, openai_error(f"request body over {MAX_BODY_BYTES} bytes"))
-                return
             try:
-                body = json.loads(self.rfile.read(length) or b"null")
+                body = self.read_body()
                 messages = request_messages(body)
-                max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or s.max_tokens)
-                temperature = float(body.get("temperature", s.temperature) or 0.0)
-                if max_tokens < 1:
-                    raise ValueError("max_tokens must be at least 1")
-            except (ValueError, TypeError) as e:
-                self.send_json(400, openai_error(f"bad request: {e}"))
+                options = request_options(body, s, model.n_ctx)
+            except BadRequest as e:
+                self.send_json(e.status, openai_error(str(e), param=e.param))
                 return
             if s.system and messages[0]["role"] != "system":
                 messages.insert(0, {"role": "system", "content": s.system})
@@ -576,17 +791,24 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                              if m["role"] == "user"), "")
             completion_id = f"chatcmpl-{uuid.uuid4().hex}"
             with model.lock:
+                if self.client_left():  # gave up while it waited its turn
+                    self.log_message("client left before its turn; nothing generated")
+                    return
                 try:
-                    tokens = prompt_tokens(model, messages, max_tokens)
+                    tokens = prompt_tokens(model, messages, options.max_tokens)
                 except PromptTooLong as e:
                     self.send_json(400, openai_error(str(e), code="context_length_exceeded",
                                                      param="messages"))
                     return
-                if body.get("stream"):
-                    self.stream_answer(completion_id, tokens, max_tokens, temperature, question)
+                if options.stream:
+                    self.stream_answer(completion_id, tokens, options, question)
                     return
                 try:
-                    answer = generate(model, tokens, max_tokens, temperature)
+                    answer = generate(model, tokens, options.max_tokens, options.temperature,
+                                      self.stop_if_client_left, options.top_p, options.stop)
+                except ClientLeft:
+                    self.log_message("client left; its answer was stopped")
+                    return
                 except Exception as e:  # a llama.cpp failure must answer, not drop the connection
                     self.send_json(500, openai_error(f"generation failed: {e}", kind="server_error"))
                     return
@@ -601,8 +823,8 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                 "spec_check": checked(question, answer.text),
             })
 
-        def stream_answer(self, completion_id: str, tokens: list[int], max_tokens: int,
-                          temperature: float, question: str) -> None:
+        def stream_answer(self, completion_id: str, tokens: list[int], options: Options,
+                          question: str) -> None:
             """SSE: a role chunk, one chunk per piece, then the finish chunk which also carries
             `spec_check` (the whole answer is needed to check it), then `data: [DONE]`."""
             self.send_response(200)
@@ -618,14 +840,20 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode("utf-8"))
                 self.wfile.flush()
 
+            def piece(text: str) -> None:
+                self.stop_if_client_left()
+                event({"content": text})
+
             try:
                 event({"role": "assistant", "content": ""})
-                answer = generate(model, tokens, max_tokens, temperature,
-                                  lambda piece: event({"content": piece}))
+                answer = generate(model, tokens, options.max_tokens, options.temperature, piece,
+                                  options.top_p, options.stop)
                 event({}, answer.finish_reason, spec_check=checked(question, answer.text))
                 self.wfile.write(b"data: [DONE]\n\n")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client left; raising out of generate() already stopped the decode
+            except (ClientLeft, OSError):
+                # gone (closed, reset) or stuck (took nothing for request_timeout): raising out
+                # of generate() already stopped the decode
+                self.log_message("client left; its stream was stopped")
 
     def checked(question: str, answer: str) -> list[dict] | None:
         # null = no index loaded (not checked); [] = checked, the answer has no numbers with units
@@ -633,9 +861,47 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
             return None
         return [q.as_json() for q in spec_check.check_answer(facts, question, answer)]
 
+    busy_body = json.dumps(openai_error(
+        f"server busy: {s.max_connections} connections are open, the most serve.max_connections "
+        "allows; try again shortly", kind="server_error", code="server_busy")).encode()
+    busy = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(busy_body), busy_body))
+
     class Server(ThreadingHTTPServer):
         daemon_threads = True
         request_queue_size = 64  # a burst of clients queues on the lock instead of being refused
+        slots = threading.BoundedSemaphore(s.max_connections)
+
+        def process_request(self, request, client_address) -> None:
+            if self.slots.acquire(blocking=False):
+                try:
+                    super().process_request(request, client_address)  # its own thread
+                except BaseException:
+                    self.slots.release()
+                    raise
+                return
+            # Over the cap: answered here on the accept thread, without a thread of its own and
+            # without ever waiting (the socket is non-blocking, the reply fits its buffer).
+            try:
+                request.setblocking(False)
+                try:
+                    # take the request if it is here already: closing a socket with unread bytes
+                    # resets the connection, and the client could lose the 503 before reading it
+                    request.recv(65536)
+                except BlockingIOError:
+                    pass
+                request.send(busy)
+            except OSError:
+                pass
+            sys.stderr.write(f"{client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
+                             f"refused: {s.max_connections} connections open (serve.max_connections)\n")
+            self.shutdown_request(request)
+
+        def process_request_thread(self, request, client_address) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                self.slots.release()
 
     return Server((host, port), Handler)
 

