@@ -9,6 +9,7 @@ beside its output (`resolved_config.yaml`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -20,8 +21,9 @@ EMBEDDED_BASE = "embedded:smollm2-135m"
 
 
 class Section(BaseModel):
-    # extra="forbid" turns a typo in the YAML into an error that names the key.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # extra="forbid" turns a typo in the YAML into an error that names the key. allow_inf_nan=False:
+    # `--train.lr inf` (or .nan, 1e999) would otherwise pass `gt=0` and train an adapter of NaNs.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(Section):
@@ -111,6 +113,12 @@ class ServeConfig(Section):
     ctx: int = 2048
     max_tokens: int = 256
     temperature: float = 0.0
+    request_timeout: float = Field(20, gt=0)
+    """serve.py api: seconds a client has to send its whole request; an idle or half-sent
+    connection then gets 408 and is closed."""
+    max_connections: int = Field(32, ge=1)
+    """serve.py api: connections served at once (each waits for the model on its own thread);
+    one more gets 503 at once."""
 
 
 class KitConfig(Section):
@@ -169,6 +177,27 @@ def _pairs(overrides) -> list[tuple[str, str]]:
             value = items.pop(0)
         pairs.append((name, value))
     return pairs
+
+
+def names_hub_model(base: str) -> bool:
+    """Does model.base name a hub id (downloaded once), rather than the embedded model or a local
+    folder? The same reading as base_model.resolve_base, without importing it."""
+    if base.startswith("embedded:") or Path(base).expanduser().exists():
+        return False
+    return not base.startswith((".", "/", "~")) and base.count("/") == 1
+
+
+def offline_unless_hub(cfg: KitConfig) -> None:
+    """Keep the Hugging Face libraries off the network unless the config names a hub model.
+
+    TRL pings huggingface.co from every trainer's __init__ (its telemetry, and huggingface_hub's
+    agent registry while building that request's headers); TRL has no switch of its own but `CI`,
+    which means something else, and it honours huggingface_hub's. Telemetry is off whatever the
+    config; offline mode (no request at all) unless the user named a hub model to download. Call
+    this before transformers, trl or datasets are imported: huggingface_hub reads both once."""
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    if not names_hub_model(cfg.model.base):
+        os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 def save_config(config: KitConfig, path: Path) -> None:
