@@ -26,13 +26,17 @@ def blocks(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Read every page under SRC_DIR into structured blocks (headings, steps, notes, tables, wiring)."""
-    from prep.blocks import DEFAULT_CACHE, build_blocks
+    from prep.blocks import DEFAULT_CACHE, OutputError, build_blocks
 
     if not src_dir.is_dir() or not any(p.is_file() for p in src_dir.rglob("*")):
         typer.echo(f"error: {src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
                    "give a folder of page images, PDFs or HTML spec sheets", err=True)
         raise typer.Exit(2)
-    result = build_blocks(src_dir, out, jobs=jobs, cache_dir=cache or DEFAULT_CACHE, progress=not quiet)
+    try:
+        result = build_blocks(src_dir, out, jobs=jobs, cache_dir=cache or DEFAULT_CACHE, progress=not quiet)
+    except OutputError as err:  # an unwritable or full folder: checked before the OCR, or the write failed
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.code)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds.items()))
     typer.echo(f"{result.blocks} blocks from {result.pages} pages ({kinds}); {len(result.errors)} bad files; "
                f"{result.ocr_runs} OCR runs, {result.cached_pages} pages from cache; {result.seconds:.1f} s -> {out}")
@@ -68,6 +72,8 @@ def build(
 ) -> None:
     """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
     cfg = config_or_exit(config, ctx.args)
+    # The dataset folder too, before the OCR: found unwritable only at the end, it cost every page.
+    dataset_folder_or_exit(out or cfg.data.dir, DATASET_MIN_BYTES)
     try:
         blocks(src_dir, work, jobs, cache, quiet)
     except typer.Exit as done:
@@ -86,8 +92,25 @@ def config_or_exit(path: Path, overrides: list[str] = ()):
         raise typer.Exit(2)
 
 
+# The dataset measured ~11x its blocks.jsonl on the sample manual (several phrasings per fact, the
+# spec index, the reports); 32x leaves room for more phrasings. Before the blocks exist: 8 MiB.
+DATASET_BYTES_PER_BLOCK_BYTE = 32
+DATASET_MIN_BYTES = 8 << 20
+
+
+def dataset_folder_or_exit(out: Path, need: int) -> None:
+    from prep.blocks import OutputError, check_output
+
+    try:
+        check_output({out: ("--out", need)})
+    except OutputError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.code)
+
+
 def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     from base_model import BaseModelError, resolve_base
+    from prep.blocks import size_text
     from prep.dataset import build_dataset
 
     try:
@@ -95,7 +118,14 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     except BaseModelError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
-    result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq)
+    need = max(DATASET_MIN_BYTES, DATASET_BYTES_PER_BLOCK_BYTE * blocks_file.stat().st_size)
+    dataset_folder_or_exit(out, need)
+    try:
+        result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq)
+    except OSError as err:  # the disk filled while writing: the file being written is removed (atomic_write)
+        typer.echo(f"error: {out}: writing the dataset failed ({err.strerror or err}); free space there (it needs "
+                   f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", err=True)
+        raise typer.Exit(1)
     per_task = ", ".join(f"{t} {c['train']}/{c['val']}" for t, c in result.per_task.items())
     rejected = sum(result.rejected.values())
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "

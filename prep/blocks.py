@@ -6,9 +6,10 @@
 Writes work/blocks.jsonl (one record per block: kind, text, fields, context, source), work/pages.jsonl
 (one record per page) and work/errors.txt (one line per file that could not be read).
 
-Order of work, as in this file: list pages -> read each page (cached OCR, PDF text layer or HTML)
--> lines in reading order -> blocks by page kind (repair / troubleshooting, spec table, wiring,
-index, foreign) -> write, sorted by path, page and reading order.
+Order of work, as in this file: list pages -> check that --out and --cache can be written and have
+room (before any OCR) -> read each page (cached OCR, PDF text layer or HTML) -> lines in reading
+order -> blocks by page kind (repair / troubleshooting, spec table, wiring, index, foreign) ->
+write, sorted by path, page and reading order: the three files together or none of them.
 """
 
 from __future__ import annotations
@@ -559,6 +560,11 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     t0 = time.time()
     src_dir, out_dir, cache_dir = Path(src_dir), Path(out_dir), Path(cache_dir)
     refs, errors = list_pages(src_dir)
+    # Before any OCR: a folder that cannot take the files would otherwise throw away the whole
+    # run's reading at its very end (the probe's full disk failed after every page was read).
+    ocr_pages = sum(r.method == "ocr" for r in refs)
+    check_output({out_dir: ("--out", OUT_BYTES + PAGE_OUT_BYTES * len(refs)),
+                  cache_dir: ("--cache", OUT_BYTES + PAGE_CACHE_BYTES * ocr_pages)})
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     result = BlocksResult(errors=list(errors))
@@ -598,10 +604,16 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     order = {(r.path, r.page): i for i, r in enumerate(refs)}
     pages.sort(key=lambda p: order[(p["path"], p["page"])])
     records.sort(key=lambda r: (order[(r["source"]["path"], r["source"]["page"])], int(r["id"].rsplit("#b", 1)[1])))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out_dir / "blocks.jsonl", records)
-    write_jsonl(out_dir / "pages.jsonl", pages)
-    (out_dir / "errors.txt").write_text("".join(f"{e}\n" for e in result.errors))
+    texts = {"blocks.jsonl": jsonl_text(records), "pages.jsonl": jsonl_text(pages),
+             "errors.txt": "".join(f"{e}\n" for e in result.errors)}
+    try:
+        write_together(out_dir, texts)
+    except OSError as err:
+        need = sum(len(t.encode("utf-8", "backslashreplace")) for t in texts.values())
+        raise OutputError(f"{out_dir}: writing the blocks failed ({err.strerror or err}); nothing was written "
+                          f"there: free at least {size_text(need)} on it (or choose another --out) and run "
+                          f"again; what was read is kept in the OCR cache {cache_dir}, so the re-run reads no page again",
+                          code=1) from None
     result.pages, result.blocks = len(pages), len(records)
     for p in pages:
         result.kinds[p["page_kind"]] = result.kinds.get(p["page_kind"], 0) + 1
@@ -609,9 +621,92 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     return result
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+# ---------------------------------------------------------------------------------------------
+# Writing: checked before the work, all files or none after it.
+
+# What a page costs on disk, measured on the sample manual and taken ~10x larger for dense scans:
+# 2.7 KB of blocks and page records per page, 15 KB of OCR cache per scanned page.
+OUT_BYTES = 1 << 20
+PAGE_OUT_BYTES = 32 << 10
+PAGE_CACHE_BYTES = 128 << 10
+
+
+class OutputError(Exception):
+    """An output folder that cannot take the files, worded for the user; the CLI exits with `code`
+    (2: fix the folder and run again; 1: a write failed during the run)."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def check_output(needs: dict[Path, tuple[str, int]]) -> None:
+    """Each folder can be created and written, and its filesystem has the bytes asked of it
+    (folders on one filesystem add up). `needs` maps folder -> (the option that names it, bytes).
+    On a refusal the folders this check made are removed again: nothing half-made stays."""
+    import os
+    import shutil
+    import tempfile
+
+    made: list[Path] = []
+
+    def refuse(message: str):
+        for p in sorted(made, key=lambda p: len(p.parts), reverse=True):  # a folder that holds something stays
+            try:
+                p.rmdir()
+            except OSError:
+                pass
+        return OutputError(message)
+
+    on_device: dict[int, list] = {}
+    for folder, (option, need) in needs.items():
+        missing = [p for p in [folder, *folder.parents] if not p.exists()]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            made += missing
+            # Root writes through any chmod, and a read-only mount shows only on a write: try one.
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise refuse(f"{folder}: cannot write there ({err.strerror or err}); choose another {option}") from None
+        on_device.setdefault(folder.stat().st_dev, []).append((folder, option, need))
+    for entries in on_device.values():
+        folder, option, _ = entries[0]
+        need = sum(e[2] for e in entries)
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise refuse(f"{folder}: {size_text(free)} free, prep needs about {size_text(need)} there; "
+                         f"free {size_text(need - free)} or choose another {option}")
+
+
+def size_text(n: int) -> str:
+    return f"{n / 2**10:.0f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
+
+
+def jsonl_text(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def write_together(out_dir: Path, texts: dict[str, str]) -> None:
+    """Every file to a temp name first, then all renamed: a failed write (a full disk) leaves the
+    folder as it was, with no half file and no new blocks.jsonl beside an old pages.jsonl."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged: list[Path] = []
+    try:
+        for name, text in texts.items():
+            staged.append(out_dir / f"{name}.tmp")
+            write_text(staged[-1], text)
+    except BaseException:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, name in zip(staged, texts):
+        tmp.replace(out_dir / name)
+
+
+def write_text(path: Path, text: str) -> None:
+    # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside a
+    # JSON string is that same character again, where strict UTF-8 would stop the whole run.
+    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(text)

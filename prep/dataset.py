@@ -352,6 +352,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """A temp file renamed into place; removed again when the write fails (a full disk), so a
+    failed run leaves the file as it was and no half file beside it."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    try:
+        # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside
+        # a JSON string is that same character again, where strict UTF-8 would stop the whole run.
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)

@@ -1,7 +1,8 @@
 """Input folder -> the list of pages to read, and the reading of one page's raw material.
 
 A page is one image file, one PDF page or one HTML file. Every problem with a file (zero bytes,
-not an image, encrypted PDF, unknown extension) becomes one error line and the run goes on.
+not an image, encrypted PDF, unknown extension, a name that is not UTF-8) becomes one error line
+and the run goes on.
 
 Section id and name come from folder names like `34 - Brakes`; pages elsewhere (the electrical
 manual's folder) get theirs from the page header later.
@@ -9,6 +10,7 @@ manual's folder) get theirs from the page header later.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,16 @@ def list_pages(src_dir: Path) -> tuple[list[PageRef], list[str]]:
     for path in sorted(p for p in src_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = path.relative_to(src_dir).as_posix()
         suffix = path.suffix.lower()
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            # A name in another encoding (Latin-1 from an old Windows share or zip): Python carries
+            # its bytes as lone surrogates, which no UTF-8 file (blocks.jsonl, errors.txt) can hold,
+            # and a page whose name cannot be written cannot be traced back to. Shown with its bytes
+            # escaped, as `caf\xe9.jpg`, so the user can find it.
+            shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+            errors.append(f"{shown}: file name is not UTF-8 (bytes shown as \\xNN); rename the file to read this page")
+            continue
         try:
             if path.stat().st_size == 0:
                 raise ValueError("empty file (0 bytes)")

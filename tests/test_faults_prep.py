@@ -1,0 +1,206 @@
+"""prep on the faults the probe found (issue 14): a file name that is not UTF-8 among real pages,
+an output folder that cannot be written, a disk that is full before the run or fills while it writes.
+
+    pytest tests/test_faults_prep.py -q
+
+Real pages (one scan read by real OCR once per module, the HTML spec sheet), real filesystems: a
+path under a regular file (runs everywhere), a read-only tmpfs and a 4 KiB tmpfs where `mount`
+works (root in CI). Without mount, the full-disk checks fall back as the issue allows: the free
+space the check reads is set in-process, and the failing write is a real one refused by a file-size
+limit (RLIMIT_FSIZE) in a subprocess. KIT_TESTS_NO_MOUNT=1 runs the fallbacks where mount works.
+"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prep.__main__ import app
+from prep.blocks import build_blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+SCAN = "17 - Cooling System/17-06.png"  # 3.4 KB of blocks: with the sheet, more than a 4 KiB disk holds
+SHEET = "Kestrel-K2-techspec.html"       # read without OCR
+
+
+@pytest.fixture(scope="module")
+def ocr_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("ocr-cache")
+
+
+@pytest.fixture
+def src(sample_pages, tmp_path) -> Path:
+    """Two real pages: a scan and the HTML spec sheet."""
+    src = tmp_path / "src"
+    (src / SCAN).parent.mkdir(parents=True)
+    shutil.copy(sample_pages / SCAN, src / SCAN)
+    shutil.copy(sample_pages / SHEET, src / SHEET)
+    return src
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused."""
+    mounted = []
+
+    def mount(name: str, size: str = "4k", read_only: bool = False) -> Path | None:
+        where = tmp_path / name
+        where.mkdir()
+        if os.environ.get("KIT_TESTS_NO_MOUNT"):  # to run the fallbacks where mount works
+            return None
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+        if done.returncode != 0:
+            return None
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def claim_free(monkeypatch, free: int) -> None:
+    """The check reads free space through shutil.disk_usage: make it read `free` bytes."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))
+
+
+def run_with_file_limit(args: list[str], limit: int) -> subprocess.CompletedProcess:
+    """A prep command in a subprocess whose writes past `limit` bytes per file fail (EFBIG), as a
+    full disk's would (ENOSPC); SIGXFSZ ignored so the write returns the error instead of killing."""
+    def limit_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "prep", *args], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=limit_files)
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def no_page_read(cache: Path) -> bool:
+    return not cache.exists() or not any(cache.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. A file name that is not UTF-8
+
+
+def test_file_name_not_utf8_is_reported_and_every_other_page_written(src, sample_pages, ocr_cache, tmp_path):
+    # A real scan under a Latin-1 name, as an old Windows share writes it: b"caf\xe9" is not UTF-8.
+    from PIL import Image
+
+    with Image.open(sample_pages / "34 - Brakes/34-15.png") as im, \
+            open(os.fsencode(src) + b"/caf\xe9-latin1.jpg", "wb") as f:
+        im.convert("RGB").save(f, "JPEG")
+    out = tmp_path / "work"
+    res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(out), "--cache", str(ocr_cache), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert (out / "errors.txt").read_text(encoding="utf-8").splitlines() == [
+        r"caf\xe9-latin1.jpg: file name is not UTF-8 (bytes shown as \xNN); rename the file to read this page"]
+    assert r"error: caf\xe9-latin1.jpg: file name is not UTF-8" in res.output
+    blocks = [json.loads(line) for line in (out / "blocks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {b["source"]["path"] for b in blocks} == {SCAN, SHEET}
+    assert any(b["kind"] == "heading" and b["fields"]["operation"] == "17 11 300" for b in blocks)
+    assert any(b["kind"] == "table" and b["fields"]["title"] == "Engine" for b in blocks)
+    assert {p.name for p in out.iterdir()} == {"blocks.jsonl", "pages.jsonl", "errors.txt"}  # no blocks.tmp
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Unwritable folders and full disks: refused before the OCR, or nothing half-written
+
+
+@pytest.mark.parametrize("how", ["under a regular file", "read-only mount"])
+def test_unwritable_out_refused_before_any_page_is_read(src, tmp_path, tmpfs, how):
+    if how == "under a regular file":
+        (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+        out, reason = tmp_path / "notes.txt" / "work", "Not a directory"
+    else:
+        read_only = tmpfs("ro", read_only=True)
+        if read_only is None:
+            pytest.skip("mount is not permitted here; the regular-file case covers the check")
+        out, reason = read_only / "work", "Read-only file system"
+    cache = tmp_path / "cache"
+    res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(out), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert error_lines(res.output) == [f"error: {out}: cannot write there ({reason}); choose another --out"]
+    assert no_page_read(cache)
+
+
+def test_build_refuses_an_unwritable_dataset_folder_before_any_page_is_read(src, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    out, cache = tmp_path / "notes.txt" / "data", tmp_path / "cache"
+    res = CliRunner().invoke(app, ["build", str(src), "--config", str(ROOT / "configs/cpu-demo.yaml"), "--out", str(out),
+                                   "--work", str(tmp_path / "work"), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert error_lines(res.output) == [f"error: {out}: cannot write there (Not a directory); choose another --out"]
+    assert no_page_read(cache) and not (tmp_path / "work").exists()
+
+
+def test_full_disk_refused_before_any_page_is_read(src, tmp_path, tmpfs, monkeypatch):
+    small = tmpfs("small", size="4k")
+    # 1 MiB + 32 KiB a page for the blocks, 1 MiB + 128 KiB a scan for the OCR cache: the cache lies
+    # on another filesystem than the tmpfs; in the fallback on the same one, and the two add up.
+    need = "1.1 MiB" if small else "2.2 MiB"
+    if small is None:
+        small = tmp_path / "small"
+        claim_free(monkeypatch, 4096)
+    out, cache = small / "work", tmp_path / "cache"
+    res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(out), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 2, res.output
+    (line,) = error_lines(res.output)
+    assert line == f"error: {out}: 4 KiB free, prep needs about {need} there; free {need} or choose another --out"
+    assert no_page_read(cache)
+    assert not out.exists()  # the check takes back the folder it made
+
+
+def test_disk_full_while_writing_blocks_leaves_no_half_file(src, ocr_cache, tmp_path, tmpfs, monkeypatch):
+    first = build_blocks(src, tmp_path / "first", cache_dir=ocr_cache, progress=False)  # the OCR, kept in the cache
+    written = sum(p.stat().st_size for p in (tmp_path / "first").iterdir())
+    small = tmpfs("small", size="4k")
+    if small is not None:
+        claim_free(monkeypatch, 2**30)  # the check passes; the 4 KiB disk then fills for real
+        out = small / "work"
+        res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(out), "--cache", str(ocr_cache), "--quiet"])
+        code, output, reason = res.exit_code, res.output, "No space left on device"
+    else:
+        out = tmp_path / "work"
+        done = run_with_file_limit(["blocks", str(src), "--out", str(out), "--cache", str(ocr_cache), "--quiet"], 4096)
+        code, output, reason = done.returncode, done.stdout + done.stderr, "File too large"
+    assert code == 1, output
+    (line,) = error_lines(output)
+    assert line.startswith(f"error: {out}: writing the blocks failed ({reason}); nothing was written there: "
+                           f"free at least {written / 2**10:.0f} KiB on it (or choose another --out) and run again; what was read is "
+                           f"kept in the OCR cache {ocr_cache}")
+    assert list(out.iterdir()) == []  # no blocks.jsonl.tmp, no blocks.jsonl without its pages.jsonl
+    again = build_blocks(src, tmp_path / "freed", cache_dir=ocr_cache, progress=False)
+    assert again.ocr_runs == 0 and again.blocks == first.blocks
+
+
+def test_disk_full_while_writing_the_dataset_leaves_no_half_file(src, ocr_cache, tmp_path, tmpfs, monkeypatch):
+    build_blocks(src, tmp_path / "work", cache_dir=ocr_cache, progress=False)
+    blocks = tmp_path / "work" / "blocks.jsonl"
+    args = ["dataset", str(blocks), "--config", str(ROOT / "configs/cpu-demo.yaml"), "--data.val_fraction", "0"]
+    small = tmpfs("small", size="4k")
+    if small is not None:
+        claim_free(monkeypatch, 2**30)
+        out = small / "data"
+        res = CliRunner().invoke(app, [*args, "--out", str(out)])
+        code, output, reason = res.exit_code, res.output, "No space left on device"
+    else:
+        out = tmp_path / "data"
+        done = run_with_file_limit([*args, "--out", str(out)], 4096)
+        code, output, reason = done.returncode, done.stdout + done.stderr, "File too large"
+    assert code == 1, output
+    assert error_lines(output)[-1].startswith(f"error: {out}: writing the dataset failed ({reason}); free space there")
+    assert "Traceback" not in output
+    assert not list(out.glob("*.tmp"))
