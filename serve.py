@@ -406,7 +406,7 @@ commands:
   /reset            forget the conversation
   /system TEXT      set the system prompt (/system alone shows it; /system - clears it)
   /help             this text
-  /quit             leave (also Ctrl-D)
+  /quit             leave (also Ctrl-D, or Ctrl-C twice at the prompt)
 multi-line input: end a line with \\ to continue it, or put \"\"\" alone on a line to open and
 close a block. Ctrl-C stops an answer; the conversation keeps what came before."""
 
@@ -450,12 +450,23 @@ def chat(model: ModelArg, task: TaskOpt = None,
           f"spec check {'on, ' + str(len(facts)) + ' facts' if facts is not None else 'off'} · "
           "/help for commands")
     history: list[dict] = []
+    interrupted = False  # the last prompt ended in Ctrl-C
     while True:
         try:
             text = read_message(f"you{' [' + task.value + ']' if task else ''}> ").strip()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             print()
             return
+        except KeyboardInterrupt:
+            # A Ctrl-C meant to stop an answer that had just ended lands here, and leaving at once
+            # lost the conversation: the first one asks, a second in a row leaves (as node's REPL).
+            if interrupted:
+                print()
+                return
+            interrupted = True
+            print("\n(press Ctrl-C again or type /quit to leave; the conversation is kept)")
+            continue
+        interrupted = False
         if not text:
             continue
         if problem := utf8_problem(text):

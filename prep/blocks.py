@@ -691,22 +691,37 @@ def jsonl_text(rows: list[dict]) -> str:
 def write_together(out_dir: Path, texts: dict[str, str]) -> None:
     """Every file to a temp name first, then all renamed: a failed write (a full disk) leaves the
     folder as it was, with no half file and no new blocks.jsonl beside an old pages.jsonl."""
+    import os
+    import tempfile
+
     out_dir.mkdir(parents=True, exist_ok=True)
     staged: list[Path] = []
     try:
         for name, text in texts.items():
-            staged.append(out_dir / f"{name}.tmp")
-            write_text(staged[-1], text)
+            # A temp name of this run's own (`blocks.jsonl.k2x9a1.tmp`): with one fixed name, two
+            # runs into the same --out wrote into, or renamed away, the file the other was writing.
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f"{name}.", suffix=".tmp")
+            staged.append(Path(tmp))
+            write_text(fd, text)
     except BaseException:
         for tmp in staged:
             tmp.unlink(missing_ok=True)
         raise
     for tmp, name in zip(staged, texts):
-        tmp.replace(out_dir / name)
+        os.replace(tmp, out_dir / name)
 
 
-def write_text(path: Path, text: str) -> None:
-    # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside a
-    # JSON string is that same character again, where strict UTF-8 would stop the whole run.
-    with open(path, "w", encoding="utf-8", errors="backslashreplace") as f:
+def write_text(fd: int, text: str) -> None:
+    import os
+
+    with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+        # mkstemp makes the file 0600; the output gets the mode any new file gets here (umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            os.fchmod(f.fileno(), 0o666 & ~umask)
+        except OSError:  # a filesystem without modes (vfat, SMB) may refuse it; the text is what counts
+            pass
+        # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside a
+        # JSON string is that same character again, where strict UTF-8 would stop the whole run.
         f.write(text)

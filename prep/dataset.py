@@ -354,12 +354,25 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 def atomic_write(path: Path, text: str) -> None:
     """A temp file renamed into place; removed again when the write fails (a full disk), so a
     failed run leaves the file as it was and no half file beside it."""
-    tmp = path.with_name(path.name + ".tmp")
+    import os
+    import tempfile
+
+    # A temp name of this run's own (`hf_train.jsonl.k2x9a1.tmp`): with one fixed name, two runs
+    # into the same --out wrote into, or renamed away, the file the other was writing.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
     try:
-        # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside
-        # a JSON string is that same character again, where strict UTF-8 would stop the whole run.
-        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+            # mkstemp makes the file 0600; the output gets the mode any new file gets here (umask).
+            umask = os.umask(0)
+            os.umask(umask)
+            try:
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+            except OSError:  # a filesystem without modes (vfat, SMB) may refuse it; the text is what counts
+                pass
+            # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which
+            # inside a JSON string is that same character again, where strict UTF-8 would stop the run.
+            f.write(text)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        os.unlink(tmp)
         raise
-    tmp.replace(path)
+    os.replace(tmp, path)

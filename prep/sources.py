@@ -1,8 +1,8 @@
 """Input folder -> the list of pages to read, and the reading of one page's raw material.
 
 A page is one image file, one PDF page or one HTML file. Every problem with a file (zero bytes,
-not an image, encrypted PDF, unknown extension, a name that is not UTF-8) becomes one error line
-and the run goes on.
+not an image, encrypted PDF, unknown extension, a name that is not UTF-8, an HTML file with no
+table) and every folder that cannot be listed becomes one error line, and the run goes on.
 
 Section id and name come from folder names like `34 - Brakes`; pages elsewhere (the electrical
 manual's folder) get theirs from the page header later.
@@ -41,7 +41,18 @@ def folder_section(rel_path: str) -> tuple[str | None, str | None]:
 def list_pages(src_dir: Path) -> tuple[list[PageRef], list[str]]:
     """All pages under src_dir in a stable order, and one error line per file that cannot be read."""
     pages, errors = [], []
-    for path in sorted(p for p in src_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+
+    def unlisted(err: OSError) -> None:
+        rel = Path(err.filename).relative_to(src_dir).as_posix()
+        shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+        fix = "; allow reading it (chmod u+rx) and run again" if isinstance(err, PermissionError) else ""
+        errors.append(f"{shown}/: folder cannot be listed ({err.strerror}); the pages in it are not read{fix}")
+
+    # os.walk, not Path.rglob: rglob passes over a folder it may not list (PermissionError) without
+    # a word, and every page in it would be missing from the dataset unseen.
+    found = [Path(folder) / name for folder, _, names in os.walk(src_dir, onerror=unlisted)
+             for name in names if not name.startswith(".")]
+    for path in sorted(p for p in found if p.is_file()):
         rel = path.relative_to(src_dir).as_posix()
         suffix = path.suffix.lower()
         try:
@@ -63,6 +74,11 @@ def list_pages(src_dir: Path) -> tuple[list[PageRef], list[str]]:
             elif suffix in PDF_SUFFIXES:
                 pages += [PageRef(rel, i + 1, m) for i, m in enumerate(pdf_page_methods(path))]
             elif suffix in HTML_SUFFIXES:
+                # Only its tables are read: without one the file would pass as a page of no blocks.
+                # Read here, as a PDF's pages are, so it is reported with the other bad files.
+                if not html_tables(path):
+                    raise ValueError("HTML file with no table; only spec tables (<table> with rows) "
+                                     "are read from HTML")
                 pages.append(PageRef(rel, 1, "html"))
             else:
                 raise ValueError(f"unknown file type {suffix or '(no extension)'!r}; "

@@ -1,5 +1,6 @@
 """prep on the faults the probe found (issue 14): a file name that is not UTF-8 among real pages,
-an output folder that cannot be written, a disk that is full before the run or fills while it writes.
+an output folder that cannot be written, a disk that is full before the run or fills while it writes,
+an HTML file with no table, a folder that cannot be listed, two runs writing into one folder.
 
     pytest tests/test_faults_prep.py -q
 
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 
 from prep.__main__ import app
 from prep.blocks import build_blocks
+from prep.dataset import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 SCAN = "17 - Cooling System/17-06.png"  # 3.4 KB of blocks: with the sheet, more than a 4 KiB disk holds
@@ -204,3 +206,147 @@ def test_disk_full_while_writing_the_dataset_leaves_no_half_file(src, ocr_cache,
     assert error_lines(output)[-1].startswith(f"error: {out}: writing the dataset failed ({reason}); free space there")
     assert "Traceback" not in output
     assert not list(out.glob("*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. What was skipped without a word, and two runs into one --out
+
+BRAKES_SHEET = ("<html><head><title>Brakes</title></head><body><table>"
+                "<tr><td><h2>Brakes</h2></td><td>K20</td></tr><tr><td>Pad thickness:</td><td>10 mm</td></tr>"
+                "</table></body></html>")
+
+
+@pytest.fixture
+def sheet_only(sample_pages, tmp_path) -> Path:
+    """The HTML spec sheet alone: read without OCR, so a run takes a fraction of a second."""
+    src = tmp_path / "sheet"
+    src.mkdir()
+    shutil.copy(sample_pages / SHEET, src / SHEET)
+    return src
+
+
+def page_paths(out: Path) -> set[str]:
+    return {json.loads(line)["path"] for line in (out / "pages.jsonl").read_text(encoding="utf-8").splitlines()}
+
+
+def test_html_without_a_table_is_one_error_line_and_the_run_goes_on(sheet_only, tmp_path):
+    # Until now it passed as a page with no blocks: in pages.jsonl, in no error, in no dataset row.
+    (sheet_only / "notes.html").write_text("<html><head><title>Notes</title></head><body><p>Torque all bolts "
+                                           "to spec.</p></body></html>", encoding="utf-8")
+    out = tmp_path / "work"
+    res = CliRunner().invoke(app, ["blocks", str(sheet_only), "--out", str(out), "--cache", str(tmp_path / "cache"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    line = "notes.html: HTML file with no table; only spec tables (<table> with rows) are read from HTML"
+    assert (out / "errors.txt").read_text(encoding="utf-8").splitlines() == [line]
+    assert f"error: {line}\n" in res.output and "; 1 bad files;" in res.output
+    assert page_paths(out) == {SHEET}
+    assert {p.name for p in out.iterdir()} == {"blocks.jsonl", "pages.jsonl", "errors.txt"}
+
+
+def drop_root_file_rights() -> None:
+    """preexec_fn: the child loses root's right to read and search any folder (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH, dropped from its bounding set, so the python it execs never holds them): a
+    chmod 000 folder then refuses root's child as it refuses any user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def listing_refused(folder: Path) -> bool:
+    """Whether a child process (rights dropped when we are root) is refused the folder's listing."""
+    try:
+        done = subprocess.run([sys.executable, "-c", "import os, sys; os.listdir(sys.argv[1])", str(folder)],
+                              capture_output=True, check=False,
+                              preexec_fn=drop_root_file_rights if os.geteuid() == 0 else None)
+    except (OSError, subprocess.SubprocessError):  # the capability cannot be dropped here
+        return False
+    return done.returncode != 0
+
+
+def test_folder_that_cannot_be_listed_is_one_error_line_and_the_run_goes_on(sheet_only, sample_pages, tmp_path, monkeypatch):
+    locked = sheet_only / "34 - Brakes"
+    locked.mkdir()
+    shutil.copy(sample_pages / "34 - Brakes/34-15.png", locked / "34-15.png")  # never read: the OCR is not run
+    out, cache = tmp_path / "work", tmp_path / "cache"
+    args = ["blocks", str(sheet_only), "--out", str(out), "--cache", str(cache), "--quiet"]
+    locked.chmod(0)
+    try:
+        if listing_refused(locked):  # a real refusal: as any user, or as root without its file rights
+            done = subprocess.run([sys.executable, "-m", "prep", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=False, preexec_fn=drop_root_file_rights if os.geteuid() == 0 else None)
+            code, output = done.returncode, done.stdout + done.stderr
+        else:
+            # Root that may not drop its rights (no CAP_SETPCAP) reads through any chmod, and no other
+            # real way makes a listing fail for it: the refusal is made where the walk lists a folder.
+            real_scandir = os.scandir
+
+            def scandir(path="."):
+                if Path(path) == locked:
+                    raise PermissionError(13, "Permission denied", str(path))
+                return real_scandir(path)
+
+            monkeypatch.setattr(os, "scandir", scandir)
+            res = CliRunner().invoke(app, args)
+            code, output = res.exit_code, res.output
+    finally:
+        locked.chmod(0o755)
+    assert code == 0, output
+    line = ("34 - Brakes/: folder cannot be listed (Permission denied); the pages in it are not read; "
+            "allow reading it (chmod u+rx) and run again")
+    assert (out / "errors.txt").read_text(encoding="utf-8").splitlines() == [line]
+    assert f"error: {line}\n" in output and "; 1 bad files;" in output
+    assert page_paths(out) == {SHEET}
+    assert {p.name for p in out.iterdir()} == {"blocks.jsonl", "pages.jsonl", "errors.txt"}
+    assert no_page_read(cache)
+
+
+def test_two_runs_into_one_out_keep_to_their_own_temp_files(sheet_only, tmp_path, monkeypatch):
+    # The second run writes its files at the worst moment: the first has written all three under
+    # temp names and is about to rename them. With one fixed temp name the second overwrote the
+    # first's blocks.jsonl.tmp and renamed it away, and the first failed on a file gone.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "brakes.html").write_text(BRAKES_SHEET, encoding="utf-8")
+    out, cache = tmp_path / "work", tmp_path / "cache"
+    real_replace, second = os.replace, []
+
+    def replace(src, dst):
+        if Path(dst).name == "blocks.jsonl" and not second:
+            second.append("running")  # its own renames go straight through
+            second[0] = build_blocks(other, out, cache_dir=cache, progress=False)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    res = CliRunner().invoke(app, ["blocks", str(sheet_only), "--out", str(out), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert second[0].pages == 1 and second[0].errors == []
+    # the first run renamed last: its three files, whole, none of the second's, no temp file left
+    assert page_paths(out) == {SHEET}
+    blocks = [json.loads(line) for line in (out / "blocks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {b["source"]["path"] for b in blocks} == {SHEET}
+    assert (out / "errors.txt").read_text() == ""
+    assert {p.name for p in out.iterdir()} == {"blocks.jsonl", "pages.jsonl", "errors.txt"}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "blocks.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_two_dataset_writes_into_one_file_keep_to_their_own_temp_files(tmp_path, monkeypatch):
+    # The same for the dataset's files (atomic_write): the second write lands between the first's
+    # write and its rename; the first then renames its own whole file, last.
+    path = tmp_path / "hf_train.jsonl"
+    real_replace, second = os.replace, []
+
+    def replace(src, dst):
+        if not second:
+            second.append("running")  # its own rename goes straight through
+            atomic_write(path, '{"second": true}\n')
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write(path, '{"first": true}\n')
+    assert path.read_text() == '{"first": true}\n'
+    assert list(tmp_path.iterdir()) == [path]

@@ -9,6 +9,7 @@ serve.load_model), one thread, temperature 0 so answers repeat exactly.
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -287,6 +288,69 @@ def test_chat_line_not_utf8_is_skipped_and_chat_goes_on(cli):
             "and type it again)\n") in result.stdout
     assert result.stdout.count("bot> ") == 1
     assert cli.seen == [[{"role": "user", "content": "Hi"}]]    # the next line was asked
+
+
+def test_chat_ctrl_c_stops_an_answer_asks_before_leaving_and_keeps_the_conversation(models, tmp_path):
+    # A real SIGINT to chat in its own process, as a terminal's Ctrl-C sends it; no spec index in
+    # tmp_path. Before, Ctrl-C at an idle prompt left at once and the conversation was lost.
+    max_tokens = 300  # the counting answer runs to it (several seconds): Ctrl-C lands mid-answer
+    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "chat", str(GGUF), "--ctx", str(CTX),
+                             "--max-tokens", str(max_tokens), "--threads", str(THREADS)], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = bytearray()
+    threading.Thread(target=lambda: [out.extend(b) for b in iter(lambda: proc.stdout.read1(4096), b"")],
+                     daemon=True).start()
+
+    def wait_for(text: str, start: int) -> int:
+        """Index just past the first `text` the chat printed after `start`."""
+        deadline = time.monotonic() + 60
+        while (at := out.find(text.encode(), start)) < 0:
+            assert time.monotonic() < deadline and proc.poll() is None, f"no {text!r} in:\n{out.decode()}"
+            time.sleep(0.02)
+        return at + len(text)
+
+    def say(line: str) -> None:
+        proc.stdin.write(line.encode() + b"\n")
+        proc.stdin.flush()
+
+    def ctrl_c_at_prompt() -> None:
+        time.sleep(0.3)  # into input()'s read: a signal just before the read waits for a line
+        proc.send_signal(signal.SIGINT)
+
+    asked = "\n(press Ctrl-C again or type /quit to leave; the conversation is kept)\nyou> "
+    try:
+        at = wait_for("you> ", 0)
+        say("Count from 1 to 300, separated by commas.")
+        at = wait_for("bot> 1", at)
+        proc.send_signal(signal.SIGINT)                  # during the answer: it stops, the chat goes on
+        at = wait_for("\n(stopped)\nyou> ", at)
+        say("My name is Ada.")
+        at = wait_for("you> ", wait_for("bot> ", at))
+        ctrl_c_at_prompt()                               # the first at the prompt asks
+        at = wait_for(asked, at)
+        say("What is my name?")
+        start = wait_for("bot> ", at)
+        at = wait_for("you> ", start)
+        answer = out[start:at - len("\nyou> ")].decode()
+        ctrl_c_at_prompt()                               # a line came between: this one asks again
+        at = wait_for(asked, at)
+        ctrl_c_at_prompt()                               # the second in a row leaves
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert out.decode().endswith(asked + "\n")
+    # The cut answer was not kept, the turn before the Ctrl-C was: the greedy answer to that history
+    m = models(CTX)
+
+    def greedy(messages):
+        return serve.generate(m, serve.prompt_tokens(m, messages, max_tokens), max_tokens, 0.0).text
+
+    intro = [{"role": "user", "content": "My name is Ada."}]
+    intro.append({"role": "assistant", "content": greedy(intro)})
+    question = [{"role": "user", "content": "What is my name?"}]
+    assert answer == greedy(intro + question) != greedy(question)
 
 
 # -----------------------------------------------------------------------------
