@@ -5,6 +5,7 @@
     python -m prep dataset work/blocks.jsonl --config configs/cpu-demo.yaml       # → data/
     python -m prep build ../shared/samples/e30-m3 --config configs/colab-t4.yaml  # both, in one go
     python -m prep build pages/ --config configs/colab-t4.yaml --data.val_fraction 0  # every page trains
+    python -m prep search data/search_index.sqlite "What is the tightening torque for the oil drain plug?"
 
 `dataset` and `build` take `--section.key value` overrides of the config, as train_unsloth.py does.
 """
@@ -82,6 +83,29 @@ def build(
     write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
 
 
+@app.command()
+def search(
+    index: Path = typer.Argument(..., help="search_index.sqlite written by `prep dataset` (in the dataset folder)."),
+    question: str = typer.Argument(..., help="A question in plain words; a task tag such as [SPEC] is ignored."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="How many passages to show."),
+) -> None:
+    """The manual's passages that best answer QUESTION, one a line: score, page and the manual's line."""
+    from prep.search_index import SearchIndexError, open_index
+
+    try:
+        found = open_index(index)
+    except SearchIndexError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    hits = found.search(question, k=k)
+    if not hits:
+        typer.echo("no passage matches: the question holds no word to search for, or none the manual prints")
+        raise typer.Exit(1)
+    for hit in hits:
+        where = hit.page_label or f"{hit.source_path} p.{hit.page}"
+        typer.echo(f"{hit.score:6.2f}  {where:<10} {hit.line}")
+
+
 def config_or_exit(path: Path, overrides: list[str] = ()):
     from config import ConfigError, load_config
 
@@ -109,9 +133,12 @@ def dataset_folder_or_exit(out: Path, need: int) -> None:
 
 
 def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
+    import sqlite3
+
     from base_model import BaseModelError, resolve_base
     from prep.blocks import size_text
     from prep.dataset import build_dataset
+    from prep.search_index import INDEX_NAME, build_index
 
     try:
         tokenizer = resolve_base(cfg.model.base)
@@ -122,14 +149,18 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     dataset_folder_or_exit(out, need)
     try:
         result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq)
-    except OSError as err:  # the disk filled while writing: the file being written is removed (atomic_write)
-        typer.echo(f"error: {out}: writing the dataset failed ({err.strerror or err}); free space there (it needs "
+        # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15).
+        index = build_index(blocks_file, out / INDEX_NAME)
+    except (OSError, sqlite3.Error) as err:  # the disk filled while writing: the file being written is removed
+        reason = getattr(err, "strerror", None) or err   # sqlite3's errors have no strerror
+        typer.echo(f"error: {out}: writing the dataset failed ({reason}); free space there (it needs "
                    f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", err=True)
         raise typer.Exit(1)
     per_task = ", ".join(f"{t} {c['train']}/{c['val']}" for t, c in result.per_task.items())
     rejected = sum(result.rejected.values())
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
                f"{rejected} candidates rejected (see {out / 'qa_report.md'}) -> {out}")
+    typer.echo(f"search index: {index['passages']} passages from {index['pages']} pages -> {out / INDEX_NAME}")
     if not result.train or not result.val and cfg.data.val_fraction > 0:
         typer.echo("error: the dataset has no train or no val rows: give more pages", err=True)
         raise typer.Exit(1)

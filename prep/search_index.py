@@ -1,0 +1,368 @@
+"""Blocks -> a search index of the manual: the passages a question is answered from, with their page.
+
+    python -m prep dataset work/blocks.jsonl --out data/          # writes data/search_index.sqlite too
+    python -m prep search data/search_index.sqlite "What is the tightening torque for the oil drain plug?"
+    python scripts/retrieval_hit_rate.py data/                     # the right page in the top 1 / top 3
+
+One passage per paragraph, step list, note, wiring fact and table row. A table row carries its page
+label, its table's title and header and the part it belongs to, cell for cell, so the line stands
+alone: `11-4 · 11 13 Oil Sump · Oil drain plug · K20, K25 · M14x1.5 · 35 Nm (26 ft-lb)`. Each
+passage keeps its source file, page, page label, section and block id, and `line`: the manual's own
+words as a mechanic would quote them (serve.py shows it under an answer).
+
+SQLite FTS5 with bm25 ranking: in the standard library, on any CPU, nothing to download. The same
+blocks give the same bytes (rows inserted in block order, the index merged into one segment, the
+file vacuumed), and a meta table says which blocks.jsonl the index was built from, so a reader can
+tell an index of another manual, or a corrupt file, from a good one.
+
+Order of work, as in this file: blocks -> passages (tables, wiring, text) -> write the file ->
+open it -> turn a question into a safe FTS5 query -> search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX_NAME = "search_index.sqlite"
+# Bump when the passages, the columns or the tokenizer change: an older index is refused, not misread.
+FORMAT_VERSION = 1
+# Porter stemming: "bolts" finds "bolt", "removing" finds "remove" (the operation titles say
+# REMOVING AND INSTALLING, the questions "remove and install"). remove_diacritics: `coupé` = `coupe`.
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+SKIP_PAGE_KINDS = ("index", "foreign")  # an index page points elsewhere; another language answers no one
+TEXT_KINDS = ("paragraph", "steps", "note", "list")
+
+
+@dataclass
+class Passage:
+    block_id: str
+    kind: str          # table-row, steps, paragraph, note, list, wiring
+    source_path: str
+    page: int | None
+    page_label: str | None
+    section: str       # the narrowest heading: table title, operation, symptom, else the manual's section
+    line: str          # the manual's words, as shown under an answer
+    text: str          # what is searched: the line plus the words around it (chapter, header, operation)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks -> passages
+
+
+def passages(blocks: list[dict]) -> list[Passage]:
+    """Every passage of the manual, in block order (so the index is built in a fixed order)."""
+    out: list[Passage] = []
+    header_of_path: dict[str, list[str]] = {}  # a spec sheet prints its header once, above the first table
+    for block in blocks:
+        if block.get("page_kind") in SKIP_PAGE_KINDS:
+            continue
+        if block["kind"] == "table":
+            columns = [" ".join((c or "").split()) for c in (block.get("fields") or {}).get("columns", [])]
+            path = block["source"]["path"]
+            if any(columns[1:]):
+                header_of_path[path] = columns
+            elif path in header_of_path and len(header_of_path[path]) == len(columns):
+                columns = header_of_path[path]
+            out += table_passages(block, columns)
+        elif block["kind"] == "wiring":
+            out += wiring_passages(block)
+        elif block["kind"] in TEXT_KINDS:
+            passage = text_passage(block)
+            if passage:
+                out.append(passage)
+    return out
+
+
+def chapter(src: dict) -> str:
+    return " ".join(x for x in (src.get("section_id"), src.get("section_name")) if x)
+
+
+def make(block: dict, kind: str, section: str, words: list[str], extra: list[str]) -> Passage:
+    """A passage whose line is `page label · section · words…` and whose searched text adds `extra`."""
+    src = block["source"]
+    label = src.get("page_label")
+    line = " · ".join(x for x in [label, section, *words] if x)
+    # The page label once more as one word (`pg0670x8`): the tokenizer splits `0670-8` into `0670`
+    # and `8`, and a question that names its page (every WIRING one does) should find that page.
+    said = [label_word(label)] + ([chapter(src)] if chapter(src) != section else []) + extra
+    text = " ".join(x for x in [line, *said, *measure_words(" ".join([line, *extra]))] if x)
+    return Passage(block["id"], kind, src["path"], src.get("page"), label, section, line, text)
+
+
+PAGE_LABEL = re.compile(r"(?<![\w.-])(\d{2,4})-(\d{1,4}[a-z]?)(?![\w-])")
+
+
+def label_word(label: str | None) -> str:
+    m = PAGE_LABEL.fullmatch(label or "")
+    return f"pg{m[1]}x{m[2]}" if m else ""
+
+
+def measure_words(text: str) -> list[str]:
+    """What the values in a passage measure, by their unit: a question asks for the `tightening
+    torque` or the `capacity`, the page prints `22 Nm` or `1.2 litres` (the names are prep's own,
+    prep/spec_text.py, so a SPEC question's measure is found)."""
+    from prep.spec_text import UNIT_MEASURE
+    from spec_check import find_quantities
+
+    found = [UNIT_MEASURE.get(unit) for _, _, unit, _ in find_quantities(text)]
+    if re.search(r"\bN\s?·?m\b", text):   # a header `Nm (ft. lbs.)` over bare numbers
+        found.append("tightening torque")
+    return sorted({m for m in found if m})
+
+
+def table_passages(block: dict, columns: list[str]) -> list[Passage]:
+    """One passage per row. A header that names a column's role (Type, Screw, Measure, Unit) is
+    left out of the line; any other (a grade `8.8`, an engine `K20`, `Nm (ft. lbs.)`) says what
+    the cell under it is, and is quoted beside it. A row whose first cell is blank, a stage
+    (`Torque angle`) or a remark belongs to the part named above it, and a stage row to the variant
+    (Type, Screw) above it (prep/spec_tables.py reads rows the same way), so it carries their cells. A word whose two OCR
+    readings disagree is shown as `(unread)`: an index that serves a number into a prompt must not
+    serve one the page may not print."""
+    from prep.spec_tables import INSTRUCTION, REMARK, ROW_CODE, STAGE_NAME, header_roles, strip_code
+
+    fields = block.get("fields") or {}
+    src = block["source"]
+    title = " ".join((fields.get("title") or "").split())
+    section = title or chapter(src)
+    unsure: dict[tuple[int, int], list[str]] = {}
+    for r, c, text, *_ in fields.get("unsure_cells", []):
+        if not ROW_CODE.match(f"{text} x"):   # a row code (`1AZ_`) is never shown: no harm in it
+            unsure.setdefault((r, c), []).append(text)
+    roles = header_roles(columns)
+    value_col, unit_col = roles.get("value"), roles.get("unit")
+    variant_cols = [roles[k] for k in ("type", "screw") if k in roles]
+    out, part, variant = [], None, []
+    for r, row in enumerate(fields.get("rows") or []):
+        cells = [cell_text(unread(cell or "", unsure.get((r, c), [])), c in variant_cols) for c, cell in enumerate(row)]
+        if not any(cells):
+            continue
+        first_lines = [l.strip() for l in unread(row[0] or "", unsure.get((r, 0), [])).splitlines() if l.strip()]
+        first = first_lines[0] if first_lines else ""
+        names_part = bool(ROW_CODE.match(first)) or bool(first) and not (
+            STAGE_NAME.match(first) or INSTRUCTION.search(first) or REMARK.match(first))
+        row_variant = [cells[c] for c in variant_cols if c < len(cells) and cells[c]]
+        if names_part:
+            part, variant = strip_code(first).rstrip(":").strip(), row_variant
+            words = [part] + ([" ".join(first_lines[1:])] if len(first_lines) > 1 else []) + variant  # a note under the name
+        elif row_variant:   # `Engine K20, bolts with 12-point head | K20 | M10`: the part's next variant
+            variant = ([cells[0]] if cells[0] else []) + row_variant
+            words = ([part] if part else []) + variant
+        else:               # a stage (`torque angle | 90 | °`) or a value row of the part and variant above
+            words = ([part] if part else []) + variant + ([cells[0]] if cells[0] else [])
+        for c, cell in enumerate(cells[1:], start=1):
+            if not cell or c in variant_cols or c == unit_col and value_col is not None:
+                continue
+            header = columns[c] if c < len(columns) else ""
+            if c == value_col and unit_col is not None and unit_col < len(cells) and cells[unit_col]:
+                cell = f"{cell} {cells[unit_col]}"
+            elif header and c not in roles.values():
+                cell = f"{header}: {cell}"
+            words.append(cell)
+        # "specification": what a SPEC question asks of a spec-sheet row (`Valves | 2 per cylinder`).
+        extra = [c for c in columns if c] + [fields.get("page_title") or "", "specification"]
+        out.append(make(block, "table-row", section, words, extra))
+    return out
+
+
+def cell_text(cell: str, variant: bool) -> str:
+    """A cell on one line: its printed lines joined by ` / ` (`M6 / M7 / M8`, `10 / 15 / 20`); a
+    Type or Screw cell without the specks a scan leaves around a code (`|k25` is `K25`)."""
+    from prep.spec_tables import clean_code
+
+    lines = [" ".join(l.split()) for l in cell.splitlines() if l.strip()]
+    return " / ".join(clean_code(l) if variant else l for l in lines)
+
+
+def unread(text: str, words: list[str]) -> str:
+    for word in words:
+        text = re.sub(rf"(?<![\w.]){re.escape(word)}(?![\w])", "(unread)", text)
+    return text
+
+
+def wiring_passages(block: dict) -> list[Passage]:
+    """A wiring page's facts, one each: a fuse and its rating, the connectors and splices, the
+    wires, the components, where the circuit continues (the facts the WIRING task teaches)."""
+    fields = block.get("fields") or {}
+    src = block["source"]
+    section = " ".join((fields.get("title") or src.get("section_name") or "wiring").split())
+    facts: list[list[str]] = [[f"Fuse {f['id']}", f["rating"]] for f in fields.get("fuses", []) if f.get("rating")]
+    if fields.get("connectors"):
+        facts.append(["Connectors " + ", ".join(fields["connectors"])])
+    if fields.get("splices"):
+        facts.append(["Splices " + ", ".join(fields["splices"])])
+    if fields.get("wires"):
+        facts.append(["Wires (mm², colour) " + ", ".join(dict.fromkeys(f"{w['size']} {w['colour']}" for w in fields["wires"]))])
+    if fields.get("components"):
+        facts.append(["Components " + ", ".join(fields["components"])])
+    if fields.get("grounds"):
+        facts.append(["Grounds " + ", ".join(fields["grounds"])])
+    if fields.get("page_refs"):
+        facts.append(["Continues on page " + ", ".join(fields["page_refs"])])
+    # "wiring diagram": what a question about this page says, and no other page kind prints.
+    return [make(block, "wiring", section, words, ["wiring diagram"]) for words in facts]
+
+
+def text_passage(block: dict) -> Passage | None:
+    """A paragraph, note or step list as one passage, under its operation or symptom. A number
+    whose two OCR readings disagree is shown as `(unread)`, as in tables."""
+    fields = block.get("fields") or {}
+    ctx = block.get("context") or {}
+    src = block["source"]
+    if block["kind"] == "steps" and fields.get("steps"):
+        body = " ".join(s.strip() for s in fields["steps"])
+    else:
+        body = " ".join((fields.get("text") or block.get("text") or "").split())
+    body = unread(body, [u["text"] for u in fields.get("unsure", []) if re.search(r"\d", u.get("text") or "")])
+    if len(body) < 3 or fields.get("label") == "Footnote":   # `* See Specifications`: a pointer, no content
+        return None
+    if block["kind"] == "note" and fields.get("label") and fields["label"] != "Footnote":
+        body = f"{fields['label'].rstrip(':!')}: {body}"
+    operation = " ".join(x for x in (ctx.get("operation"), (ctx.get("operation_title") or "").capitalize()) if x)
+    section = operation or (ctx.get("symptom") or "").capitalize() or chapter(src)
+    return make(block, block["kind"], section, [body], [ctx.get("subhead") or ""])
+
+
+# ---------------------------------------------------------------------------------------------
+# Write the index
+
+
+def build_index(blocks_path: Path, out_path: Path) -> dict:
+    """Write the index of blocks_path to out_path (a temp file beside it, renamed into place).
+    Returns the meta it stores: format, blocks hash, passages and pages."""
+    raw = blocks_path.read_bytes()
+    blocks = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    found = passages(blocks)
+    meta = {"format": str(FORMAT_VERSION), "built_by": "prep/search_index.py",
+            "blocks_sha256": hashlib.sha256(raw).hexdigest(), "blocks": str(len(blocks)),
+            "passages": str(len(found)), "pages": str(len({(p.source_path, p.page) for p in found})),
+            "tokenizer": TOKENIZER}
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        # No rollback journal: a build that fails is deleted whole, and no `-journal` file is left.
+        con.execute("PRAGMA journal_mode = OFF")
+        with con:
+            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            con.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+            # Only `text` is searched; the rest rides along to be shown and cited.
+            con.execute(f"CREATE VIRTUAL TABLE passages USING fts5(text, line UNINDEXED, kind UNINDEXED, "
+                        f"block_id UNINDEXED, source_path UNINDEXED, page UNINDEXED, page_label UNINDEXED, "
+                        f"section UNINDEXED, tokenize = '{TOKENIZER}')")
+            con.executemany("INSERT INTO passages (rowid, text, line, kind, block_id, source_path, page, page_label, "
+                            "section) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(i, p.text, p.line, p.kind, p.block_id, p.source_path, p.page, p.page_label, p.section)
+                             for i, p in enumerate(found, start=1)])
+            # One b-tree segment: smaller, faster, and the same bytes whatever the insert batching.
+            con.execute("INSERT INTO passages (passages) VALUES ('optimize')")
+        con.execute("VACUUM")
+        con.close()
+        os.replace(tmp, out_path)
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Read the index
+
+
+class SearchIndexError(Exception):
+    """The index is missing, unreadable or of another format; the message names the file."""
+
+
+@dataclass
+class Hit:
+    score: float       # bm25, higher is better; comparable only within one index
+    page_label: str | None
+    section: str
+    source_path: str
+    page: int | None
+    line: str
+    text: str
+    kind: str
+    block_id: str
+
+
+class Index:
+    def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, str]):
+        self.path, self.con, self.meta = path, con, meta
+
+    def search(self, question: str, k: int = 5) -> list[Hit]:
+        """The k best passages for a question in plain words; [] when it holds no word to search."""
+        query = fts_query(question)
+        if not query or k <= 0:
+            return []
+        rows = self.con.execute(
+            "SELECT bm25(passages), page_label, section, source_path, page, line, text, kind, block_id "
+            "FROM passages WHERE passages MATCH ? ORDER BY bm25(passages), rowid LIMIT ?", (query, k)).fetchall()
+        return [Hit(-r[0], *r[1:]) for r in rows]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def open_index(path: Path) -> Index:
+    """Open an index read-only and check it is one this code can read; SearchIndexError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise SearchIndexError(f"{path}: no search index there (prep writes it: python -m prep dataset work/blocks.jsonl)")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        count = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+    except sqlite3.Error as err:  # not a database, a truncated file, a database without our tables
+        raise SearchIndexError(f"{path}: not a readable search index ({err}); rebuild it with python -m prep dataset") from None
+    if meta.get("format") != str(FORMAT_VERSION) or meta.get("built_by") != "prep/search_index.py":
+        con.close()
+        raise SearchIndexError(f"{path}: search index format {meta.get('format')!r}, this kit reads {FORMAT_VERSION}; "
+                               "rebuild it with python -m prep dataset")
+    if str(count) != meta.get("passages"):
+        con.close()
+        raise SearchIndexError(f"{path}: holds {count} passages, its meta says {meta.get('passages')}: the file is "
+                               "damaged; rebuild it with python -m prep dataset")
+    return Index(path, con, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Question -> FTS5 query
+
+# English function words, and the words every templated question carries ("what does the manual
+# say", "step by step"): they match everywhere and rank nothing.
+STOP_WORDS = set("""
+a about above after again all am an and any are as at be been before being below between both but by can
+could did do does doing done down during each few for from further had has have having he her here hers
+how i if in into is it its itself just let me more most my no nor not now of off on once only or other our
+out over own please same she should so some such than that the their them then there these they this those
+through to too under until up very was we were what when where which while who whom why will with would you
+your yours i'm it's what's don't can't shall may might must also tell give show need want find explain
+manual manuals say says said procedure step steps page
+""".split())
+WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
+
+
+def query_terms(question: str) -> list[str]:
+    """The question's words worth searching, lower-cased, in order, once each. The task tag
+    (`[SPEC]`) and FTS5's own syntax (quotes, `*`, `NEAR`, `-`, `:`) never reach the query."""
+    question = re.sub(r"^\s*\[[A-Z]+\]\s*", "", question)
+    terms = [label_word(m[0]) for m in PAGE_LABEL.finditer(question)]
+    for word in WORD.findall(question.lower()):
+        # `m14x1.5` is indexed as `m14x1` and `5` (the tokenizer splits at the dot): search the same.
+        for part in re.split(r"[.,]", word):
+            if part and part not in STOP_WORDS and part not in terms:
+                terms.append(part)
+    return terms
+
+
+def fts_query(question: str) -> str:
+    """Terms ORed, each quoted: a passage needs any of them, bm25 ranks those with the rare ones
+    first. Quoting makes `and`, `or`, `near` plain words."""
+    return " OR ".join(f'"{t}"' for t in query_terms(question))
