@@ -12,6 +12,11 @@ assistant's answer only (its end-of-turn token included), and write the same run
     RUN_DIR/adapter/             PEFT adapter + tokenizer (the best checkpoint by eval loss, see train.select_on)
     RUN_DIR/checkpoints/         Trainer checkpoints, for --resume after a kill
     RUN_DIR/resolved_config.yaml RUN_DIR/metrics.csv  RUN_DIR/loss.png  RUN_DIR/summary.json
+
+Exit codes: 2 a bad config, dataset line or output folder (the message names it); 3 out of GPU memory;
+4 the output folder's disk is too small or filled up (the partial checkpoint is removed); 5 the loss
+stopped being a finite number (training stops, the last good checkpoint is kept, no adapter written).
+Nothing here touches the network unless model.base names a hub model (config.offline_unless_hub).
 """
 
 from __future__ import annotations
@@ -21,19 +26,28 @@ import json
 import math
 import random
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import typer
 
-from config import TASKS, ConfigError, KitConfig, load_config, save_config
+from config import TASKS, ConfigError, KitConfig, load_config, offline_unless_hub, save_config
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
 
 class DataError(Exception):
     """A dataset problem, worded for the user (file, line, what is wrong)."""
+
+
+class NonFiniteLoss(Exception):
+    """A logged loss is NaN or inf: the weights are lost, every later step and checkpoint would be too."""
+
+
+SAVE_TOTAL_LIMIT = 2  # checkpoints kept; one more exists while the next is written
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -50,6 +64,10 @@ def main(
     except (ConfigError, DataError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
+
+    # ---------------------------------------------------------------- network
+    # Before torch/transformers/trl are imported: huggingface_hub reads its switches once, at import.
+    offline_unless_hub(cfg)
 
     # ---------------------------------------------------------------- device and plan
     import torch
@@ -84,12 +102,31 @@ def main(
         typer.echo(yaml.safe_dump({"config": cfg.model_dump(mode="json"), "plan": plan}, sort_keys=False))
         return
 
+    # ---------------------------------------------------------------- run folder
     run_dir = cfg.train.output_dir
-    if resume and not any((run_dir / "checkpoints").glob("checkpoint-*")):
-        typer.echo(f"error: --resume: no checkpoint in {run_dir / 'checkpoints'}", err=True)
+    checkpoints = run_dir / "checkpoints"
+    resume_from, incomplete = None, []
+    if resume:
+        # A kill or a full disk during a save leaves checkpoint-N without its trainer_state.json; the
+        # Trainer would pick it as the latest and stop ("Can't find a valid checkpoint"). Take the
+        # last whole one instead.
+        resume_from, incomplete = last_complete_checkpoint(checkpoints)
+        if resume_from is None:
+            why = "; ".join(f"{path.name}: {problem}" for path, problem in incomplete)
+            typer.echo(f"error: --resume: no complete checkpoint in {checkpoints}{f' ({why})' if why else ''}; "
+                       "run without --resume to start over", err=True)
+            raise typer.Exit(2)
+    created = not run_dir.exists()
+    try:
+        check_writable(run_dir)
+    except OSError as err:
+        typer.echo(f"error: train.output_dir {run_dir}: cannot write there ({os_reason(err)}); "
+                   "choose another --train.output_dir", err=True)
         raise typer.Exit(2)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "resolved_config.yaml")
+    for path, problem in incomplete:
+        shutil.rmtree(path)  # the Trainer would save into it again at that step, beside its stale temp files
+        typer.echo(f"note: {path} is incomplete ({problem}: its save was cut short); removed it, resuming from "
+                   f"{resume_from.name}", err=True)
 
     # ---------------------------------------------------------------- model
     try:
@@ -98,19 +135,56 @@ def main(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
 
+    # ---------------------------------------------------------------- disk space
+    # Checked before the first step, not found out at the first save: a checkpoint holds the LoRA
+    # weights, Adam's two moments and the tokenizer; up to SAVE_TOTAL_LIMIT + 1 exist at once.
+    checkpoint_size = checkpoint_bytes(model, tokenizer, run_dir)
+    kept = len(list(checkpoints.glob("checkpoint-*"))) if checkpoints.is_dir() else 0
+    need = max(1, SAVE_TOTAL_LIMIT + 1 - kept) * checkpoint_size + checkpoint_size // 3
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        if created:
+            shutil.rmtree(run_dir)
+        typer.echo(f"error: {run_dir}: {mb(free)} MB free, training needs about {mb(need)} MB (checkpoints of "
+                   f"{mb(checkpoint_size)} MB and the adapter): free {mb(need - free)} MB on that disk or choose "
+                   "another --train.output_dir", err=True)
+        raise typer.Exit(4)
+    save_config(cfg, run_dir / "resolved_config.yaml")
+
     # ---------------------------------------------------------------- data and trainer
-    log = RunLog(run_dir, total_steps)
+    resumed_step = checkpoint_step(resume_from) if resume_from else 0
+    log = RunLog(run_dir, total_steps, resumed_step)
     trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda, total_steps, [log], recall_rows)
 
     # ---------------------------------------------------------------- train
     started = time.time()
     try:
-        trainer.train(resume_from_checkpoint=True if resume else None)
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except torch.cuda.OutOfMemoryError:
+        log.close()  # each message below first ends the progress bar's line
         typer.echo(f"error: out of GPU memory at batch_size={cfg.train.batch_size}, max_seq={cfg.model.max_seq}: "
                    "lower --train.batch_size (raise --train.grad_accum to keep the effective batch) or "
                    "--model.max_seq", err=True)
         raise typer.Exit(3)
+    except NonFiniteLoss as err:
+        # Raised from on_log, before this step's evaluation or checkpoint: what is on disk is good.
+        log.close()
+        last, _ = last_complete_checkpoint(checkpoints)
+        typer.echo(f"error: {err}; training stopped, no adapter written, last good checkpoint: "
+                   f"{last or 'none yet'}. Lower --train.lr (now {cfg.train.lr:g}) and train again", err=True)
+        raise typer.Exit(5)
+    except Exception as err:
+        # A save cut short (full disk: torch.save says RuntimeError, open() OSError) leaves the step's
+        # checkpoint without trainer_state.json. Remove it, so nothing looks resumable that is not.
+        partial = checkpoints / f"checkpoint-{trainer.state.global_step}"
+        if not partial.is_dir() or checkpoint_problem(partial) is None:
+            raise
+        log.close()
+        shutil.rmtree(partial, ignore_errors=True)
+        typer.echo(f"error: saving {partial} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB "
+                   f"free there, a checkpoint needs about {mb(checkpoint_size)} MB: free space on that disk (or "
+                   "choose another --train.output_dir), then rerun with --resume", err=True)
+        raise typer.Exit(4)
     finally:
         log.close()
     wall = time.time() - started
@@ -119,11 +193,16 @@ def main(
     # load_best_model_at_end has put the best checkpoint's weights back into the model.
     adapter_dir = run_dir / "adapter"
     tmp = run_dir / "adapter.tmp"
-    trainer.model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    try:
+        trainer.model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    except Exception as err:  # noqa: BLE001  safetensors, torch and open() each word a full disk their own way
+        shutil.rmtree(tmp, ignore_errors=True)
+        typer.echo(f"error: writing {tmp} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB free "
+                   f"there, the adapter needs about {mb(checkpoint_size // 3)} MB: free space, then rerun with "
+                   "--resume (the checkpoints are kept)", err=True)
+        raise typer.Exit(4)
     if adapter_dir.exists():
-        import shutil
-
         shutil.rmtree(adapter_dir)
     tmp.rename(adapter_dir)
 
@@ -155,7 +234,7 @@ def main(
 # -------------------------------------------------------------------- data
 def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
     """hf_train.jsonl, hf_val.jsonl and hf_recall.jsonl (optional: [] when absent) as prompt/completion
-    rows; a bad line is named by file and line."""
+    rows; a bad line is named by file and line, never left to fail later inside TRL's templating."""
     splits = []
     for name in ("hf_train.jsonl", "hf_val.jsonl", "hf_recall.jsonl"):
         path = data_dir / name
@@ -167,19 +246,20 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
                    " (a validation split is required: prep writes it beside hf_train.jsonl)"
             raise DataError(f"{path}: not found{hint}")
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        # Bytes, split on \n and \r only: a line is what an editor and `datasets` call a line (str.splitlines
+        # also splits at U+2028 inside a JSON string), and a byte that is not UTF-8 is named by its line.
+        for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{number}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+                                "save the file as UTF-8 or rebuild it with python -m prep build") from None
             if not line.strip():
                 raise DataError(f"{path}:{number}: empty line")
             try:
-                record = json.loads(line)
-                messages = record["messages"]
-                user = [m for m in messages if m["role"] in ("system", "user")]
-                answer = [m for m in messages if m["role"] == "assistant"]
-                if len(answer) != 1 or messages[-1]["role"] != "assistant" or not answer[0]["content"].strip():
-                    raise ValueError("needs user turn(s) followed by one non-empty assistant turn")
-            except (ValueError, KeyError, TypeError) as err:
+                user, answer, task = chat_example(json.loads(line))
+            except (ValueError, TypeError) as err:  # json's JSONDecodeError is a ValueError
                 raise DataError(f"{path}:{number}: malformed example ({err})") from None
-            task = (record.get("meta") or {}).get("task", "")
             rows.append({"prompt": user, "completion": answer, "task": task})
         if not rows and name != "hf_val.jsonl":
             raise DataError(f"{path}: no examples")
@@ -187,6 +267,37 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
     if not splits[1] and not splits[2]:
         raise DataError(f"{data_dir / 'hf_val.jsonl'}: no examples, and no hf_recall.jsonl to evaluate on")
     return splits[0], splits[1], splits[2]
+
+
+def chat_example(record) -> tuple[list[dict], list[dict], str]:
+    """The user turn(s), the one assistant answer and the task of a dataset line
+    {"messages": [{"role", "content"}, ...], "meta": {"task"}}; TypeError/ValueError saying what is wrong."""
+    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        raise TypeError('expected an object with a "messages" list')
+    messages = record["messages"]
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant"):
+            raise TypeError(f"messages[{i}]: expected an object whose role is system, user or assistant")
+        if not isinstance(message.get("content"), str):
+            raise TypeError(f"messages[{i}] ({message['role']}): content is {json_kind(message.get('content'))}, "
+                             "expected text")
+    answer = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] == "assistant"]
+    user = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "assistant"]
+    if (not any(m["role"] == "user" for m in user) or len(answer) != 1 or messages[-1]["role"] != "assistant"
+            or not answer[0]["content"].strip()):
+        raise ValueError("needs user turn(s) followed by one non-empty assistant turn")
+    meta = record.get("meta") or {}
+    if not isinstance(meta, dict) or not isinstance(meta.get("task", ""), str):
+        raise TypeError('"meta" must be an object whose "task" is text')
+    return user, answer, meta.get("task", "")
+
+
+def json_kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "a number", float: "a number", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def select_metric(cfg: KitConfig, val_rows: list[dict], recall_rows: list[dict]) -> str:
@@ -216,7 +327,7 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
     evaluation scores both sets (eval_val_loss, eval_recall_loss); train.select_on picks the best."""
     import torch
     from datasets import Dataset
-    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     def rows_to_ds(rows):
@@ -250,11 +361,13 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
         eval_steps=cfg.train.eval_steps if by_steps else None,
         save_strategy="steps" if by_steps else "epoch",
         save_steps=cfg.train.eval_steps if by_steps else None,
-        save_total_limit=2,
+        save_total_limit=SAVE_TOTAL_LIMIT,
         load_best_model_at_end=True,
         metric_for_best_model=f"eval_{select_metric(cfg, val_rows, list(recall_rows))}_loss",
         greater_is_better=False,
         logging_steps=cfg.train.logging_steps,
+        # True (the default) logs a NaN/inf step as the window's average loss: the run would look healthy.
+        logging_nan_inf_filter=False,
         include_num_input_tokens_seen="non_padding",
         report_to="none",
         disable_tqdm=True,  # RunLog shows one bar with loss and tokens/s
@@ -262,7 +375,19 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
         data_seed=cfg.train.seed,
         dataset_num_proc=1,
     )
-    callbacks = list(callbacks)
+    class StopOnNonFiniteLoss(TrainerCallback):
+        """A NaN/inf loss (a huge lr, fp16 overflow) would train on, evaluate as inf, be saved and be
+        exported as an adapter of NaNs. Stop at the first one: evaluation is logged before the step's
+        checkpoint is saved, so weights that went bad are never saved."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key, name in (("loss", "train loss"), ("eval_loss", "eval loss"), ("eval_val_loss", "val loss"),
+                              ("eval_recall_loss", "recall loss")):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(value):
+                    raise NonFiniteLoss(f"{name} is {value} at step {state.global_step}")
+
+    callbacks = [*callbacks, StopOnNonFiniteLoss()]
     if cfg.train.early_stopping_patience > 0:
         class OneSetEarlyStopping(EarlyStoppingCallback):
             """Trainer evaluates each eval set in its own call: judge only the call with the chosen
@@ -292,6 +417,82 @@ def cpu_bf16(setting: bool | str) -> bool:
     import torch
 
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+# -------------------------------------------------------------------- run folder and checkpoints
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a Trainer checkpoint cannot be resumed from, or None when it is whole. The Trainer writes the
+    weights, optimizer and scheduler, then trainer_state.json last: a save cut short lacks it."""
+    if not any((path / name).is_file() for name in ("adapter_model.safetensors", "adapter_model.bin")):
+        return "no adapter weights"
+    for name in ("optimizer.pt", "scheduler.pt"):
+        if not (path / name).is_file():
+            return f"no {name}"
+    try:
+        int(json.loads((path / "trainer_state.json").read_text())["global_step"])
+    except FileNotFoundError:
+        return "no trainer_state.json"
+    except (ValueError, KeyError, TypeError):
+        return "trainer_state.json cut short"
+    return None
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.rpartition("-")[2])
+
+
+def last_complete_checkpoint(folder: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The newest whole checkpoint in `folder`, and the incomplete ones newer than it (with why)."""
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rpartition("-")[2].isdigit()]
+    incomplete = []
+    for path in sorted(found, key=checkpoint_step, reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, incomplete
+        incomplete.append((path, problem))
+    return None, incomplete
+
+
+def check_writable(folder: Path) -> None:
+    """Create the folder and write a file in it. os.access says yes to root on a folder root cannot
+    write (a read-only mount, a path under a file is no folder at all); a real write does not lie."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder) as probe:
+        probe.write(b"probe")
+        probe.flush()
+
+
+def checkpoint_bytes(model, tokenizer, folder: Path) -> int:
+    """About what one checkpoint takes: the trainable (LoRA) weights as saved, Adam's two float32
+    moments of each (adamw_8bit needs less: an over-estimate on CUDA), the tokenizer files as
+    this tokenizer writes them, and a margin for scheduler, RNG and trainer state."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    weights = sum(p.numel() * p.element_size() for p in trainable)
+    moments = 2 * 4 * sum(p.numel() for p in trainable)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        tokenizer.save_pretrained(tmp)
+        tokenizer_files = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+    return weights + moments + tokenizer_files + 2**20
+
+
+def free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def mb(size: int) -> int:
+    return max(1, round(size / 1e6))
+
+
+def os_reason(err: OSError) -> str:
+    return f"{err.strerror or err}: {err.filename}" if err.filename else str(err.strerror or err)
+
+
+def first_line(err: Exception) -> str:
+    text = os_reason(err) if isinstance(err, OSError) else str(err)
+    return (text.strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 # -------------------------------------------------------------------- models
@@ -384,23 +585,44 @@ class RunLog:
     FIELDS = ["step", "epoch", "loss", "eval_loss", "recall_loss", "learning_rate", "tokens_seen", "tokens_per_s",
               "elapsed_s"]
 
-    def __init__(self, run_dir: Path, total_steps: int):
+    def __init__(self, run_dir: Path, total_steps: int, resumed_step: int = 0):
         from transformers import TrainerCallback
 
         # Built here so the module imports without transformers (fast --help).
         self.__class__ = type("RunLogCallback", (RunLog, TrainerCallback), {})
-        self.rows: list[dict] = []
-        self.evals: list[dict] = []
         self.started = time.time()
         self.path = run_dir / "metrics.csv"
-        resumed = self.path.is_file()
+        # A resumed run replays the steps after its checkpoint (a kill after step 5 of a run saved at 4
+        # logs 5 again): keep the rows up to the checkpoint, so each step is in the file once and the
+        # summary and plot cover the whole run. A fresh run (step 0) starts a new file.
+        self.rows = [row for row in self.read_rows(self.path) if row["step"] <= resumed_step]
+        self.evals = [row for row in self.rows if row["eval_loss"] is not None or row["recall_loss"] is not None]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
         self.file = self.path.open("a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=self.FIELDS)
-        if not resumed:
-            self.writer.writeheader()
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    @classmethod
+    def read_rows(cls, path: Path) -> list[dict]:
+        """metrics.csv back as rows; a line the kill cut short is dropped (its step is replayed)."""
+        if not path.is_file():
+            return []
+        rows = []
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    rows.append({k: int(row[k]) if k == "step" else float(row[k]) if row.get(k) else None
+                                 for k in cls.FIELDS})
+                except (KeyError, TypeError, ValueError):
+                    continue
+        return rows
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         # Trainer only calls model.train() inside a step, after the step's batches are built: set it
@@ -451,7 +673,7 @@ class RunLog:
                 per.setdefault(max(0, math.ceil(row["epoch"]) - 1), []).append(row["loss"])
         return {f"epoch_{e + 1}": round(sum(v) / len(v), 4) for e, v in sorted(per.items())}
 
-    def close(self):
+    def close(self):  # twice is harmless: after a failure, and in main's finally
         self.bar.close()
         self.file.close()
 

@@ -1,6 +1,9 @@
 """train_unsloth.py on the CPU path: loss masking, bad data, dry run, a real short run."""
 
+import csv
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +181,140 @@ def test_short_run_changes_lora_weights_and_writes_run_folder(trained_run):
     assert len(summary["eval_loss_per_eval"]) == 1
     assert (trained_run / "loss.png").stat().st_size > 1000
     assert (trained_run / "resolved_config.yaml").is_file()
+
+
+# -------------------------------------------------------------------- bad input, non-finite, full disk
+@pytest.fixture()
+def hf_switches(monkeypatch):
+    """main() sets the hub switches in os.environ (config.offline_unless_hub): give them back after
+    an in-process run, so later tests' subprocesses see the environment they were given."""
+    for name in ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        monkeypatch.setenv(name, "sentinel")   # records the original, which the teardown puts back
+        monkeypatch.delenv(name)
+
+
+def cli(*args: str):
+    return CliRunner().invoke(train_unsloth.app, ["--config", str(ROOT / "configs/cpu-demo.yaml"), *args])
+
+
+def test_malformed_data_is_named_by_line_and_exits_2(tiny_data):
+    """A number as the answer, and a byte that is not UTF-8, gave a traceback from deep inside TRL's
+    templating or from read_text(): now file:line and what is wrong, exit 2, before any model loads."""
+    train = tiny_data / "hf_train.jsonl"
+    good = train.read_bytes()
+    train.write_bytes(good + json.dumps(qa("Torque of bolt 7?", "x")).replace('"x"', "17").encode() + b"\n")
+    result = cli("--data.dir", str(tiny_data))
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: {train}:7: malformed example (messages[1] (assistant): content is a "
+                                     "number, expected text)")
+
+    train.write_bytes(good + json.dumps(qa("Torque of bolt 7?", "17 Nm")).encode().replace(b"Nm", b"N\xb7m") + b"\n")
+    result = cli("--data.dir", str(tiny_data))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {train}:7: not UTF-8 (byte 0xb7 at column ")
+    assert len(result.output.strip().splitlines()) == 1
+
+    # the same reading for the evaluation sets; a line separator inside a string is not a new line
+    train.write_bytes(good)
+    (tiny_data / "hf_recall.jsonl").write_text(json.dumps(qa("Bolt\u2028 3?", "13 Nm"), ensure_ascii=False) + "\n"
+                                               + json.dumps({"messages": "Bolt 3?"}) + "\n", encoding="utf-8")
+    with pytest.raises(train_unsloth.DataError, match=r"hf_recall.jsonl:2: malformed example \(expected an object "
+                                                      r'with a "messages" list\)'):
+        train_unsloth.read_dataset(tiny_data)
+
+
+def test_non_finite_lr_is_refused_before_training(tiny_data, tmp_path):
+    result = cli("--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r"), "--train.lr", "inf")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {ROOT / 'configs/cpu-demo.yaml'}: train.lr: Input should be a finite number"
+    assert not (tmp_path / "r").exists()
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
+    """A finite but huge lr: step 1 is in warmup (lr 0) and saves a good checkpoint; step 2's update
+    blows the weights up and its evaluation loss is NaN. Training stops there, before that step's
+    checkpoint is saved, writes no adapter, and says so in one line."""
+    out = tmp_path / "run"
+    done = run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
+               "--train.output_dir", str(out), "--train.lr", "1e30", "--train.warmup_ratio", "0.5",
+               "--train.max_steps", "3", "--train.batch_size", "2", "--train.eval_steps", "1",
+               "--train.early_stopping_patience", "0", "--model.max_seq", "128", check=False)
+    assert done.returncode == 5, done.stderr[-3000:]
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and re.fullmatch(
+        rf"error: val loss is (nan|inf) at step 2; training stopped, no adapter written, last good checkpoint: "
+        rf"{re.escape(str(out / 'checkpoints' / 'checkpoint-1'))}. Lower --train.lr \(now 1e\+30\) and train again",
+        error[0]), error
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in (out / "checkpoints").glob("checkpoint-*")] == ["checkpoint-1"]
+    assert not (out / "adapter").exists() and not (out / "summary.json").exists()
+
+    import torch
+    from safetensors.torch import load_file
+
+    kept = load_file(out / "checkpoints" / "checkpoint-1" / "adapter_model.safetensors")
+    assert kept and all(torch.isfinite(w).all() for w in kept.values())
+    # metrics.csv keeps the evidence: a finite evaluation at step 1, the non-finite one at step 2
+    evals = [r for r in csv.DictReader((out / "metrics.csv").open()) if r["eval_loss"]]
+    assert [r["step"] for r in evals] == ["1", "2"]
+    assert math.isfinite(float(evals[0]["eval_loss"])) and not math.isfinite(float(evals[1]["eval_loss"]))
+
+
+def test_unwritable_output_folder_exits_2_before_loading_a_model(tiny_data, tmp_path, hf_switches):
+    """Tests run as root, where chmod stops no write and os.access says yes: a folder under a plain
+    file cannot be created by anyone."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the run folder's parent should be\n")
+    result = cli("--data.dir", str(tiny_data), "--train.output_dir", str(blocker / "run"))
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (f"error: train.output_dir {blocker / 'run'}: cannot write there (Not a directory: "
+                                     f"{blocker / 'run'}); choose another --train.output_dir")
+    assert blocker.read_text().startswith("a file")
+
+
+def test_too_little_free_space_exits_before_training(tiny_data, tmp_path, trained_run, monkeypatch, hf_switches):
+    """The free-space check runs after the model loads (the LoRA's size is known) and before the first
+    step; the estimate covers a real checkpoint of the same LoRA (trained_run's) without wasting much."""
+    import shutil
+
+    real = max(sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
+               for ckpt in (trained_run / "checkpoints").glob("checkpoint-*"))
+    cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data)])
+    model, tokenizer = train_unsloth.load_peft_cpu(cfg)
+    estimate = train_unsloth.checkpoint_bytes(model, tokenizer, tmp_path)
+    assert real <= estimate <= 1.2 * real
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=50_000_000))
+    out = tmp_path / "run"
+    result = cli("--data.dir", str(tiny_data), "--train.output_dir", str(out))
+    assert result.exit_code == 4, result.output
+    line = result.output.strip().splitlines()[-1]
+    need = int(re.search(r"training needs about (\d+) MB", line)[1])
+    assert line.startswith(f"error: {out}: 50 MB free, training needs about {need} MB (checkpoints of "
+                           f"{round(estimate / 1e6)} MB and the adapter): free {need - 50} MB on that disk")
+    assert need * 1e6 >= 3 * real   # up to three checkpoints exist at once (save_total_limit 2, plus the new one)
+    assert not out.exists()   # the run folder it had just created is gone again
+
+
+def test_full_disk_during_a_save_removes_the_partial_checkpoint(tiny_data, tmp_path):
+    """The kernel's /dev/full answers every write with ENOSPC, as a full disk does: planted where the
+    second checkpoint's optimizer state goes, the save fails half-way (weights written, no optimizer,
+    no trainer_state.json). The half-written checkpoint is removed, the first is kept, one line says
+    what to free, exit 4. A real tmpfs needs mount rights CI lacks; /dev/full needs none."""
+    out = tmp_path / "run"
+    planted = out / "checkpoints" / "checkpoint-2"
+    planted.mkdir(parents=True)
+    (planted / "optimizer.pt").symlink_to("/dev/full")
+    done = run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
+               "--train.output_dir", str(out), "--train.max_steps", "2", "--train.batch_size", "2",
+               "--train.eval_steps", "1", "--train.early_stopping_patience", "0", "--model.max_seq", "128",
+               check=False)
+    assert done.returncode == 4, done.stderr[-3000:]
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "Traceback" not in done.stderr
+    assert error[0].startswith(f"error: saving {planted} failed (")
+    assert "MB free there, a checkpoint needs about " in error[0] and error[0].endswith("then rerun with --resume")
+    assert not planted.exists()
+    assert train_unsloth.checkpoint_problem(out / "checkpoints" / "checkpoint-1") is None
+    assert not (out / "adapter").exists() and not (out / "adapter.tmp").exists()
