@@ -40,6 +40,10 @@ class DataConfig(Section):
     """Task balance in train only: a rare task is repeated at most this many times."""
     min_answer_chars: int = 2
     max_answer_chars: int = 1500
+    context_fraction: float = Field(0.5, ge=0, le=1)
+    """Share of training examples that carry the manual's lines a search finds for their question
+    (grounding.py's layout: the right passage among others), their answer citing the page: how the
+    model learns to answer from the lines serve puts in front of it. 0 = none."""
 
 
 class ModelConfig(Section):
@@ -116,6 +120,9 @@ class ServeConfig(Section):
     request_timeout: float = Field(20, gt=0)
     """serve.py api: seconds a client has to send its whole request; an idle or half-sent
     connection then gets 408 and is closed."""
+    grounding: Literal["context", "cite", "off"] = "context"
+    """context: the manual's lines found for each question go in the prompt and are listed under the
+    answer; cite: listed under the answer only; off: neither (the model alone)."""
     max_connections: int = Field(32, ge=1)
     """serve.py api: connections served at once (each waits for the model on its own thread);
     one more gets 503 at once."""
