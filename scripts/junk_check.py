@@ -11,6 +11,7 @@ name no blocks, so they get the text-only gates alone: that comparison favours t
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -38,8 +39,11 @@ def judge(path: Path, blocks: dict) -> tuple[int, Counter, list]:
                 reason = gates.check(Example(task, question, answer, "", [blocks[n] for n in names], ""))
             elif reason is None and names and all(n in blocks for n in names):
                 source = gates.normalise(" ".join(gates.page_text(blocks[n]) for n in names))
-                values = [v for v in gates.VALUE_UNIT.finditer(answer)]
-                if not all(gates.normalise(v["value"].strip()) in source for v in values):
+                # each number of each quantity (a range "0.13 to 0.23" is read as 0.13-0.23), with either
+                # decimal mark: spec_check gives the page's `8,4` as 8.4
+                numbers = [n for _, value, _, _ in gates.find_quantities(answer) for n in re.findall(r"\d+(?:\.\d+)?", value)]
+                found = [n in source or n.replace(".", ",") in source for n in numbers]
+                if not all(found):
                     reason = "answer not found in its source block"
         if reason:
             reasons[reason] += 1
