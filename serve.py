@@ -4,13 +4,20 @@
     python serve.py ask exports/model.gguf "Cylinder head bolt torque?" --task spec [--json]
     python serve.py api exports/model.gguf --port 8000           # OpenAI-compatible, loopback only
     python serve.py api exports/model.gguf --host 0.0.0.0 --api-key "$KEY"   # shared on the LAN
+    python serve.py chat runs/X/gguf/                   # the folder export.py wrote: model + indexes
+
+Answers come from the manual (`--grounding context`, the default): each question is searched in
+prep's search index (search_index.sqlite), the best grounding.K lines of the manual go in the prompt
+before it, and they are listed under the answer with their pages. When the index holds nothing on
+the question, the answer says the manual pages do not cover it (the model is not asked).
+`--grounding cite` lists the lines without putting them in the prompt; `off` is the model alone.
 
 Every number with a unit in an answer is checked against the manual's spec tables
 (`data/spec_index.jsonl` from prep, see spec_check.py): ✓ with section and page when the manual
 lists that value for the part asked about, ⚠ otherwise. The API returns the same as `spec_check`.
 
-Reads order: settings → model file checks → load → spec index → prompt (chat template from the
-GGUF) → generation → the three commands (ask, chat, api). Nothing here touches the network.
+Reads order: settings → model file checks → load → spec index → search index and grounding →
+prompt (chat template from the GGUF) → generation → the three commands (ask, chat, api). Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+import grounding
 import spec_check
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -56,6 +64,13 @@ class Settings:
     spec_index: Optional[Path] = None
     data_dir: Path = Path("data")
     # where prep wrote spec_index.jsonl (config data.dir): the index looked up after the model's folder
+    grounding: str = "context"
+    # context | cite | off (config serve.grounding): the manual's lines in the prompt and under the
+    # answer, under the answer only, or neither
+    search_index: Optional[Path] = None
+    # search_index.sqlite from prep; None = beside the model, then data.dir
+    folder: bool = False
+    # the model was given as export.py's folder: the indexes are looked for there and nowhere else
     request_timeout: float = 20.0
     # api: seconds a client has to send its whole request, and the longest one write to it may
     # block; an idle or half-sent connection then gets 408 and is closed, its thread freed.
@@ -66,7 +81,8 @@ class Settings:
 
 def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, threads: int,
                      max_tokens: int | None, temperature: float | None, system: str | None,
-                     spec_index: Path | None) -> Settings:
+                     spec_index: Path | None, grounding_mode: Grounding | None = None,
+                     search_index: Path | None = None) -> Settings:
     """Config file (or config.py's defaults) first, then every flag that was given."""
     from config import ConfigError, load_config
 
@@ -74,12 +90,36 @@ def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, thr
         kit = load_config(config_path)
     except ConfigError as e:
         raise fail(str(e))
+    folder = model.is_dir()
     return Settings(
-        model=model, threads=threads, system=system, spec_index=spec_index, data_dir=kit.data.dir,
+        model=model_in_folder(model) if folder else model, folder=folder, threads=threads,
+        system=system, spec_index=spec_index, search_index=search_index, data_dir=kit.data.dir,
         request_timeout=kit.serve.request_timeout, max_connections=kit.serve.max_connections,
+        grounding=kit.serve.grounding if grounding_mode is None else grounding_mode.value,
         ctx=kit.serve.ctx if ctx is None else ctx,
         max_tokens=kit.serve.max_tokens if max_tokens is None else max_tokens,
         temperature=kit.serve.temperature if temperature is None else temperature)
+
+
+def model_in_folder(folder: Path) -> Path:
+    """The GGUF in export.py's folder: the only one, else q4_k_m, else the smallest (and which)."""
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise fail(f"{folder}: no .gguf file in this folder (give the folder export.py wrote, or a .gguf)")
+    if len(found) == 1:
+        return found[0]
+    chosen = next((p for p in found if p.stem.endswith("q4_k_m")), None) or min(found, key=lambda p: p.stat().st_size)
+    typer.echo(f"note: {folder} holds {len(found)} GGUF files; using {chosen.name} "
+               f"({'q4_k_m' if chosen.stem.endswith('q4_k_m') else 'the smallest'}; give a file to choose another)",
+               err=True)
+    return chosen
+
+
+class Grounding(str, Enum):
+    # config.ServeConfig.grounding, spelled out here so that `--help` needs no pydantic import
+    context = "context"
+    cite = "cite"
+    off = "off"
 
 
 class Task(str, Enum):
@@ -207,20 +247,24 @@ def load_model(s: Settings) -> Model:
 # -----------------------------------------------------------------------------
 # spec index
 
+def places(s: Settings, name: str) -> list[Path]:
+    """Where an index is looked for: beside the model, then data.dir; export.py's folder only."""
+    return [s.model.parent / name] + ([] if s.folder else [s.data_dir / name])
+
+
 def find_spec_index(s: Settings) -> Path | None:
     """--spec-index, else spec_index.jsonl beside the model, else data.dir/spec_index.jsonl."""
     if s.spec_index is not None:
         return s.spec_index
-    for candidate in (s.model.parent / "spec_index.jsonl", s.data_dir / "spec_index.jsonl"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((p for p in places(s, "spec_index.jsonl") if p.is_file()), None)
 
 
 def start(s: Settings) -> tuple[list[spec_check.SpecFact] | None, Model]:
-    """What every command does first: check the settings, read the spec index, load the model."""
+    """What every command does first: check the settings, read the spec and search indexes,
+    load the model. The grounding mode in `s` is set to off when there is no usable index."""
     check_settings(s)
     facts = load_spec_facts(s)
+    s.search_index = find_search_index(s)
     return facts, load_model(s)
 
 
@@ -228,13 +272,157 @@ def load_spec_facts(s: Settings) -> list[spec_check.SpecFact] | None:
     """The facts, or None (and one line saying so) when there is no index to check against."""
     path = find_spec_index(s)
     if path is None:
-        typer.echo(f"note: no spec index found (no --spec-index, none beside the model, none at "
-                   f"{s.data_dir / 'spec_index.jsonl'}); numbers in answers are NOT checked", err=True)
+        typer.echo(f"note: no spec index found (no --spec-index, none at "
+                   f"{' or '.join(str(p) for p in places(s, 'spec_index.jsonl'))}); numbers in answers "
+                   "are NOT checked", err=True)
         return None
     try:
         return spec_check.load_spec_index(path)
     except (ValueError, OSError) as e:
         raise fail(f"spec index {e}")
+
+
+# -----------------------------------------------------------------------------
+# search index and grounding: the manual's lines for each question (grounding.py lays them out)
+
+SEARCH_INDEX = "search_index.sqlite"   # prep/search_index.py's INDEX_NAME, without importing prep for --help
+MANIFEST = "manual.json"                # export.py: which manual the model beside it was exported with
+# A question is covered when the best of the K passages holds at least this share of its search
+# terms, each weighted by its rarity in the index (idf). Measured (docs/serving.md) on the
+# hf_val + hf_recall questions of the sample manual and the E30 pages against 16 questions about
+# parts neither holds: at 0.5, 149/150 and 157/157 questions pass and 15/16 probes are refused on
+# each manual. A share, unlike a bm25 score, reads the same on a manual of any size.
+COVERED_SHARE = 0.5
+NOT_COVERED = ("The manual pages I have do not cover this: nothing in them matches the question, so "
+               "there is no value from the manual to give. Check the part's name, or look it up in the "
+               "printed manual.")
+
+
+def find_search_index(s: Settings) -> Path | None:
+    """The search index to ground answers in, or None (one line saying why) when grounding is off
+    or none is usable. A corrupt index is an error (exit 2): it must be rebuilt, not skipped."""
+    if s.grounding == "off":
+        return None
+    from prep.search_index import SearchIndexError, open_index
+
+    path = s.search_index or next((p for p in places(s, SEARCH_INDEX) if p.is_file()), None)
+    if path is None or not path.is_file():
+        where = path or " or ".join(str(p) for p in places(s, SEARCH_INDEX))
+        typer.echo(f"note: no search index at {where}; answers are NOT grounded in the manual "
+                   f"(--grounding {s.grounding} needs prep's {SEARCH_INDEX})", err=True)
+        s.grounding = "off"
+        return None
+    try:
+        index = open_index(path)
+    except SearchIndexError as e:
+        raise fail(f"search index {e}")
+    built_from = index.meta.get("blocks_sha256")
+    index.close()
+    manifest = s.model.parent / MANIFEST
+    if manifest.is_file():
+        try:
+            exported_with = json.loads(manifest.read_text(encoding="utf-8"))["search_index"]["blocks_sha256"]
+        except (ValueError, KeyError, TypeError, OSError):
+            raise fail(f"{manifest}: not export.py's manifest (no search_index.blocks_sha256); export again")
+        if exported_with != built_from:
+            typer.echo(f"note: {path} is of another manual version (built from blocks {str(built_from)[:12]}, "
+                       f"the model was exported with {str(exported_with)[:12]}, {manifest}); answers are NOT "
+                       "grounded in the manual", err=True)
+            s.grounding = "off"
+            return None
+    return path
+
+
+@dataclass
+class Found:
+    """What the search found for one question: the passages, and whether they cover it."""
+    hits: list                    # prep.search_index.Hit, best first
+    covered: bool
+    share: float                  # the idf-weighted share of the question's terms the best passage holds
+
+    def sources(self) -> list[dict]:
+        return [{"page": grounding.ref(h), "page_label": h.page_label, "section": h.section,
+                 "line": source_line(h), "file": h.source_path, "page_number": h.page,
+                 "kind": h.kind, "score": round(h.score, 3)} for h in self.hits]
+
+    def rows(self) -> list[spec_check.ManualRow]:
+        return [spec_check.ManualRow(grounding.ref(h), h.section, h.line) for h in self.hits]
+
+
+def source_line(hit) -> str:
+    """`21-1 · 21 11 Bell housing · Clutch housing to crankcase · M8 · 27 Nm`: the manual's line,
+    led by its page (prep writes the label first; a page without one gets its file and page)."""
+    line = " ".join(hit.line.split())
+    if len(line) > 2 * grounding.LINE_CHARS:
+        line = line[:2 * grounding.LINE_CHARS].rsplit(" ", 1)[0] + " …"
+    return line if hit.page_label else f"{grounding.ref(hit)} · {line}"
+
+
+def search(s: Settings, question: str) -> Found | None:
+    """The top grounding.K passages for the question and whether they cover it; None when answers
+    are not grounded. The index is opened per question: sqlite connections belong to the thread
+    that opened them, and the API answers on its request threads (opening costs about a millisecond)."""
+    if s.grounding == "off" or s.search_index is None:
+        return None
+    from prep.search_index import open_index
+
+    index = open_index(s.search_index)
+    try:
+        hits = index.search(question, grounding.K)
+        share = covered_share(index, question, hits)
+    finally:
+        index.close()
+    covered = share >= COVERED_SHARE
+    return Found(hits if covered else [], covered, share)
+
+
+def covered_share(index, question: str, hits: list) -> float:
+    """The largest share of the question's search terms one passage holds, each term weighted by
+    its idf in this index: `torque` (on every torque row) counts little, `wastegate` (on none) much.
+    A question about a part the manual never names keeps its rarest words unmatched."""
+    import math
+
+    from prep.search_index import query_terms
+
+    terms = query_terms(question)
+    if not terms or not hits:
+        return 0.0
+    n = int(index.meta.get("passages") or 1)
+    weight = {}
+    for term in terms:
+        df = index.con.execute("SELECT count(*) FROM passages WHERE passages MATCH ?", (f'"{term}"',)).fetchone()[0]
+        weight[term] = math.log((n + 1) / (df + 0.5))
+    best = 0.0
+    for hit in hits:
+        held = sum(w for term, w in weight.items() if index.con.execute(
+            "SELECT 1 FROM passages WHERE passages MATCH ? AND block_id = ? AND line = ? LIMIT 1",
+            (f'"{term}"', hit.block_id, hit.line)).fetchone())
+        best = max(best, held / sum(weight.values()))
+    return best
+
+
+def grounded_user(mode: str, found: Found | None, user: str) -> str:
+    """The newest user turn as the model gets it: the manual's lines before it in context mode.
+    Earlier turns are kept without theirs: the context window holds the newest question's lines."""
+    if mode == "context" and found is not None and found.covered:
+        return grounding.grounded_turn(user, found.hits)
+    return user
+
+
+def refused(mode: str, found: Found | None) -> bool:
+    """Context mode and nothing in the manual on the question: the model is not asked. A model
+    handed no lines answers from its weights, and its number would sit where the manual's should."""
+    return mode == "context" and found is not None and not found.covered
+
+
+def source_lines(found: Found | None, mode: str) -> list[str]:
+    """What the terminal shows under an answer about where it comes from."""
+    if found is None or refused(mode, found):
+        return []
+    if not found.covered:
+        return ["(the manual pages found nothing on this question: the answer above is the model's "
+                "alone, NOT the manual's)"]
+    return [f"source: {x['line']}" for x in found.sources()]
 
 
 # -----------------------------------------------------------------------------
@@ -331,20 +519,30 @@ def fit_history(model: Model, system: str | None, history: list[dict], user: str
             dropped += 1
 
 
-def check_lines(facts: list[spec_check.SpecFact] | None, question: str, answer: str) -> list[str]:
+def check_answer(facts: list[spec_check.SpecFact] | None, question: str, answer: str,
+                 found: Found | None = None) -> list[spec_check.Quantity] | None:
+    """The spec check of an answer, against the facts and the manual's lines found for it; None
+    when no spec index is loaded (not checked)."""
     if facts is None:
-        return []
-    return [q.line() for q in spec_check.check_answer(facts, question, answer)]
+        return None
+    return spec_check.check_answer(facts, question, answer, found.rows() if found else [])
+
+
+def check_lines(facts: list[spec_check.SpecFact] | None, question: str, answer: str,
+                found: Found | None = None) -> list[str]:
+    return [q.line() for q in check_answer(facts, question, answer, found) or []]
 
 
 # -----------------------------------------------------------------------------
 # commands: options every command shares
 
-ModelArg = Annotated[Path, typer.Argument(help="The GGUF written by export.py.", show_default=False)]
+ModelArg = Annotated[Path, typer.Argument(
+    help="The GGUF written by export.py, or its folder (the model and both indexes are taken from there).",
+    show_default=False)]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="Kit YAML (configs/*.yaml): its serve: section sets the defaults of --ctx, "
     "--max-tokens, --temperature (and the api's request_timeout, max_connections); data.dir is "
-    "where the spec index is looked for.")]
+    "where the spec and search indexes are looked for; serve.grounding the default of --grounding.")]
 CtxOpt = Annotated[Optional[int], typer.Option(
     "--ctx", help="Context window in tokens, prompt + answer (default: serve.ctx of --config, 2048).", show_default=False)]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads; 0 = physical cores.")]
@@ -358,6 +556,13 @@ SystemOpt = Annotated[Optional[str], typer.Option(
     "--system", help="System prompt; default: the chat template's own. The API uses it when "
     "a request brings none.")]
 TaskOpt = Annotated[Optional[Task], typer.Option("--task", help="Task tag for the question.")]
+GroundingOpt = Annotated[Optional[Grounding], typer.Option(
+    "--grounding", help="context: the manual's lines found for each question go in the prompt and "
+    "under the answer; cite: under the answer only; off: the model alone (default: serve.grounding "
+    "of --config, context).", show_default=False)]
+SearchIndexOpt = Annotated[Optional[Path], typer.Option(
+    "--search-index", help="search_index.sqlite from prep; default: beside the model, then data.dir "
+    "of --config (data/).")]
 
 
 @app.command()
@@ -367,34 +572,42 @@ def ask(model: ModelArg,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
         config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
         max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
-        spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
-    """One answer, for scripts: streamed to stdout, then the spec check."""
+        spec_index: SpecIndexOpt = None, system: SystemOpt = None,
+        grounding_mode: GroundingOpt = None, search_index: SearchIndexOpt = None) -> None:
+    """One answer, for scripts: streamed to stdout, then its sources and the spec check."""
     if problem := utf8_problem(question):
         raise fail(f"the question is not valid UTF-8 ({problem}): pass it as UTF-8 text")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index)
+                         spec_index, grounding_mode, search_index)
     facts, m = start(s)
-    try:
-        tokens = prompt_tokens(m, build_messages(s.system, [], user_turn(question, task)), s.max_tokens)
-    except PromptTooLong as e:
-        raise fail(str(e))
+    found = search(s, question)
     stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
-    answer = generate(m, tokens, s.max_tokens, s.temperature, stream)
+    if refused(s.grounding, found):
+        stream(NOT_COVERED)
+        answer = Answer(NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+    else:
+        user = grounded_user(s.grounding, found, user_turn(question, task))
+        try:
+            tokens = prompt_tokens(m, build_messages(s.system, [], user), s.max_tokens)
+        except PromptTooLong as e:
+            raise fail(str(e))
+        answer = generate(m, tokens, s.max_tokens, s.temperature, stream)
+    checked = check_answer(facts, question, answer.text, found)
     if as_json:
-        checked = None if facts is None else [
-            q.as_json() for q in spec_check.check_answer(facts, question, answer.text)]
         print(json.dumps({
             "model": m.name, "question": question, "task": task.value if task else None,
             "answer": answer.text, "finish_reason": answer.finish_reason,
             "usage": {"prompt_tokens": answer.prompt_tokens,
                       "completion_tokens": answer.completion_tokens},
-            "spec_check": checked,
+            "grounding": s.grounding, "covered": None if found is None else found.covered,
+            "sources": None if found is None else found.sources(),
+            "spec_check": None if checked is None else [q.as_json() for q in checked],
             "seconds": {"load": round(m.load_s, 3), "first_token": round(answer.first_token_s, 3),
                         "total": round(answer.total_s, 3)},
         }, ensure_ascii=False))
         return
     print()
-    for line in check_lines(facts, question, answer.text):
+    for line in source_lines(found, s.grounding) + [q.line() for q in checked or []]:
         print(line)
 
 
@@ -434,10 +647,11 @@ def read_message(prompt: str) -> str:
 def chat(model: ModelArg, task: TaskOpt = None,
          config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
          max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
-         spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
+         spec_index: SpecIndexOpt = None, system: SystemOpt = None,
+         grounding_mode: GroundingOpt = None, search_index: SearchIndexOpt = None) -> None:
     """Interactive chat: answers stream, history stays within the context window."""
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index)
+                         spec_index, grounding_mode, search_index)
     facts, m = start(s)
     if sys.stdin.isatty():
         import readline  # noqa: F401  (line editing and arrow-key history for input())
@@ -448,7 +662,7 @@ def chat(model: ModelArg, task: TaskOpt = None,
         sys.stdin.reconfigure(errors="surrogateescape")
     print(f"{m.name} · ctx {m.n_ctx} · threads {m.threads} · loaded in {m.load_s:.1f}s · "
           f"spec check {'on, ' + str(len(facts)) + ' facts' if facts is not None else 'off'} · "
-          "/help for commands")
+          f"grounding {s.grounding} · /help for commands")
     history: list[dict] = []
     interrupted = False  # the last prompt ended in Ctrl-C
     while True:
@@ -499,8 +713,15 @@ def chat(model: ModelArg, task: TaskOpt = None,
                 print(f"(unknown command {command}; /help lists them)")
                 continue
         user = user_turn(text, task)
+        found = search(s, text)
+        if refused(s.grounding, found):
+            print(f"bot> {NOT_COVERED}")
+            history += [{"role": "user", "content": user}, {"role": "assistant", "content": NOT_COVERED}]
+            continue
         try:
-            tokens, dropped = fit_history(m, s.system, history, user, s.max_tokens)
+            # history keeps each question without its manual lines: only the newest carries them
+            tokens, dropped = fit_history(m, s.system, history, grounded_user(s.grounding, found, user),
+                                          s.max_tokens)
         except PromptTooLong as e:
             print(f"(not asked: {e})")
             continue
@@ -519,7 +740,7 @@ def chat(model: ModelArg, task: TaskOpt = None,
         print()
         if answer.finish_reason == "length":
             print(f"(answer cut at --max-tokens {s.max_tokens})")
-        for line in check_lines(facts, text, answer.text):
+        for line in source_lines(found, s.grounding) + check_lines(facts, text, answer.text, found):
             print(line)
         history += [{"role": "user", "content": user}, {"role": "assistant", "content": answer.text}]
 
@@ -798,9 +1019,26 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                 return
             if s.system and messages[0]["role"] != "system":
                 messages.insert(0, {"role": "system", "content": s.system})
-            question = next((strip_task_prefix(m["content"]) for m in reversed(messages)
-                             if m["role"] == "user"), "")
+            newest = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+            question = strip_task_prefix(messages[newest]["content"]) if newest is not None else ""
             completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+            found = search(s, question) if newest is not None else None
+            extra = {"sources": None if found is None else found.sources()}
+            if refused(s.grounding, found):
+                # nothing in the manual on it: the model is not asked, nor its lock waited for
+                def say(on_text: Callable[[str], None]) -> Answer:
+                    on_text(NOT_COVERED)
+                    return Answer(NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+                if options.stream:
+                    self.stream_answer(completion_id, say, question, found, extra)
+                else:
+                    self.send_answer(completion_id, say(lambda piece: None), question, found, extra)
+                return
+            if newest is not None:
+                # only the newest question carries the manual's lines: a client sends its history
+                # as it got it, without them
+                messages[newest] = {"role": "user", "content": grounded_user(
+                    s.grounding, found, messages[newest]["content"])}
             with model.lock:
                 if self.client_left():  # gave up while it waited its turn
                     self.log_message("client left before its turn; nothing generated")
@@ -811,18 +1049,25 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                     self.send_json(400, openai_error(str(e), code="context_length_exceeded",
                                                      param="messages"))
                     return
+
+                def answer_with(on_text: Callable[[str], None]) -> Answer:
+                    return generate(model, tokens, options.max_tokens, options.temperature, on_text,
+                                    options.top_p, options.stop)
                 if options.stream:
-                    self.stream_answer(completion_id, tokens, options, question)
+                    self.stream_answer(completion_id, answer_with, question, found, extra)
                     return
                 try:
-                    answer = generate(model, tokens, options.max_tokens, options.temperature,
-                                      self.stop_if_client_left, options.top_p, options.stop)
+                    answer = answer_with(self.stop_if_client_left)
                 except ClientLeft:
                     self.log_message("client left; its answer was stopped")
                     return
                 except Exception as e:  # a llama.cpp failure must answer, not drop the connection
                     self.send_json(500, openai_error(f"generation failed: {e}", kind="server_error"))
                     return
+            self.send_answer(completion_id, answer, question, found, extra)
+
+        def send_answer(self, completion_id: str, answer: Answer, question: str,
+                        found: Found | None, extra: dict) -> None:
             self.send_json(200, {
                 "id": completion_id, "object": "chat.completion", "created": int(time.time()),
                 "model": model.name,
@@ -831,23 +1076,24 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
                 "usage": {"prompt_tokens": answer.prompt_tokens,
                           "completion_tokens": answer.completion_tokens,
                           "total_tokens": answer.prompt_tokens + answer.completion_tokens},
-                "spec_check": checked(question, answer.text),
+                "spec_check": checked(question, answer.text, found), **extra,
             })
 
-        def stream_answer(self, completion_id: str, tokens: list[int], options: Options,
-                          question: str) -> None:
+        def stream_answer(self, completion_id: str, produce: Callable[[Callable[[str], None]], Answer],
+                          question: str, found: Found | None, extra: dict) -> None:
             """SSE: a role chunk, one chunk per piece, then the finish chunk which also carries
-            `spec_check` (the whole answer is needed to check it), then `data: [DONE]`."""
+            `spec_check` and `sources` (the whole answer is needed to check it), then
+            `data: [DONE]`. `produce` streams the answer's pieces to its argument."""
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()  # HTTP/1.0: the body ends when the connection closes
 
-            def event(delta: dict, finish: str | None = None, **extra: Any) -> None:
+            def event(delta: dict, finish: str | None = None, **fields: Any) -> None:
                 chunk = {"id": completion_id, "object": "chat.completion.chunk",
                          "created": int(time.time()), "model": model.name,
                          "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                      "finish_reason": finish}], **extra}
+                                      "finish_reason": finish}], **fields}
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode("utf-8"))
                 self.wfile.flush()
 
@@ -857,20 +1103,18 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
 
             try:
                 event({"role": "assistant", "content": ""})
-                answer = generate(model, tokens, options.max_tokens, options.temperature, piece,
-                                  options.top_p, options.stop)
-                event({}, answer.finish_reason, spec_check=checked(question, answer.text))
+                answer = produce(piece)
+                event({}, answer.finish_reason, spec_check=checked(question, answer.text, found), **extra)
                 self.wfile.write(b"data: [DONE]\n\n")
             except (ClientLeft, OSError):
                 # gone (closed, reset) or stuck (took nothing for request_timeout): raising out
                 # of generate() already stopped the decode
                 self.log_message("client left; its stream was stopped")
 
-    def checked(question: str, answer: str) -> list[dict] | None:
+    def checked(question: str, answer: str, found: Found | None) -> list[dict] | None:
         # null = no index loaded (not checked); [] = checked, the answer has no numbers with units
-        if facts is None:
-            return None
-        return [q.as_json() for q in spec_check.check_answer(facts, question, answer)]
+        result = check_answer(facts, question, answer, found)
+        return None if result is None else [q.as_json() for q in result]
 
     busy_body = json.dumps(openai_error(
         f"server busy: {s.max_connections} connections are open, the most serve.max_connections "
@@ -925,13 +1169,14 @@ def api(model: ModelArg,
             "--api-key", envvar="SERVE_API_KEY", help="Required when --host is not loopback.")] = None,
         config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
         max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
-        spec_index: SpecIndexOpt = None, system: SystemOpt = None) -> None:
+        spec_index: SpecIndexOpt = None, system: SystemOpt = None,
+        grounding_mode: GroundingOpt = None, search_index: SearchIndexOpt = None) -> None:
     """OpenAI-compatible /v1/chat/completions (stream or not) and /v1/models."""
     if not is_loopback(host) and not api_key:
         raise fail(f"--host {host} is reachable from other machines: set --api-key (or "
                    "SERVE_API_KEY), or bind 127.0.0.1")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index)
+                         spec_index, grounding_mode, search_index)
     facts, m = start(s)
     try:
         server = make_server(m, s, facts, host, port, api_key)
@@ -939,7 +1184,7 @@ def api(model: ModelArg,
         raise fail(f"cannot bind {host}:{port}: {e.strerror}")
     typer.echo(f"serving {m.name} on http://{host}:{server.server_address[1]}/v1 · ctx {m.n_ctx} · "
                f"threads {m.threads} · loaded in {m.load_s:.1f}s · spec check "
-               f"{'on' if facts is not None else 'off'} · Ctrl-C stops", err=True)
+               f"{'on' if facts is not None else 'off'} · grounding {s.grounding} · Ctrl-C stops", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

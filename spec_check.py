@@ -5,6 +5,11 @@ index that prep writes (`data/spec_index.jsonl`, one fact per line) among the fa
 the question is about. A number whose value and unit equal such a fact is a match, shown with the
 fact's section and page; anything else is "unmatched": never shown as checked.
 
+serve.py also passes the manual's lines its search found for the question (`ManualRow`). A number
+the facts do not vouch for is then compared with the row of the part asked: the same value is a
+match with that row's page, another value is "differs" and is shown beside the manual's own
+(`✗ 86 Nm — the manual: 27 Nm (M8), page 21-1`).
+
     python spec_check.py data/spec_index.jsonl "Cylinder head bolt torque?" "Tighten to 54 Nm, then 90°."
     python -m pytest tests/test_spec_check.py
 
@@ -277,8 +282,11 @@ class Quantity:
     text: str                 # as written in the answer
     value: str                # normalised
     unit: str                 # canonical
-    status: str               # "match" | "unmatched"
+    status: str               # "match" | "unmatched" | "differs" (the retrieved row of the part says otherwise)
     fact: SpecFact | None
+    rows: list[tuple[str, str, "ManualRow"]] = field(default_factory=list)
+    # (value, unit, row): the manual's values for the part asked, from the retrieved rows; for a
+    # "match" without a fact, the row that prints the same value
 
     def as_json(self) -> dict:
         """The API's `spec_check` item: source is null unless the value is matched."""
@@ -288,8 +296,10 @@ class Quantity:
             source = {"component": f.component, "measure": f.measure, "variant": f.variant,
                       "stage": f.stage, "section_id": f.section_id, "section_name": f.section_name,
                       "page": f.page, "file": f.source}
+        manual = [{"value": v, "unit": u, "variant": row.variant(), "page": row.page, "line": row.line}
+                  for v, u, row in self.rows]
         return {"value": self.value, "unit": self.unit, "text": self.text, "status": self.status,
-                "source": source}
+                "source": source, "manual": manual}
 
     def line(self) -> str:
         """One line for the terminal: ✓ with section and page, or ⚠. Never ✓ without a fact."""
@@ -299,6 +309,14 @@ class Quantity:
             section = f"section {f.section_id} {f.section_name}".strip() if f.section_id or f.section_name else f.source
             page = f", page {f.page}" if f.page else ""
             return f"✓ {self.value} {self.unit} — {what}, {section}{page}"
+        if self.status == "match" and self.rows:
+            _, _, row = self.rows[0]
+            variant = f" ({row.variant()})" if row.variant() else ""
+            return f"✓ {self.value} {self.unit} — {row.part()}{variant}, page {row.page}"
+        if self.status == "differs":
+            said = "; ".join(f"{v} {u}{f' ({row.variant()})' if row.variant() else ''}, page {row.page}"
+                             for v, u, row in self.rows)
+            return f"✗ {self.value} {self.unit} — the manual: {said}"
         return f"⚠ {self.value} {self.unit} — not in the manual's tables"
 
 
@@ -327,14 +345,97 @@ def _sentence_at(text: str, pos: int) -> str:
     return text[start + 1: min(ends) if ends else len(text)]
 
 
-def check_answer(facts: list[SpecFact], question: str, answer: str) -> list[Quantity]:
-    """Every number with a unit in `answer`, matched or not, in the order written."""
+def check_answer(facts: list[SpecFact], question: str, answer: str,
+                 rows: list[ManualRow] = ()) -> list[Quantity]:
+    """Every number with a unit in `answer`, in the order written: a match with a fact of the
+    part asked; else, when `rows` (the manual's lines found for the question) print the part's
+    value in that unit, a match with that row or "differs" with the manual's values beside it;
+    else unmatched."""
     out = []
     for text, value, unit, pos in find_quantities(answer):
-        candidates = relevant_facts(facts, question + "\n" + _sentence_at(answer, pos))
+        context = question + "\n" + _sentence_at(answer, pos)
+        candidates = relevant_facts(facts, context)
         fact = next((f for f in candidates if f.unit == unit and f.value == value), None)
-        out.append(Quantity(text, value, unit, "match" if fact else "unmatched", fact))
+        if fact:
+            out.append(Quantity(text, value, unit, "match", fact))
+            continue
+        said = row_values(rows, context, unit)
+        same = [(v, u, row) for v, u, row in said if v == value]
+        status = "match" if same else "differs" if said else "unmatched"
+        out.append(Quantity(text, value, unit, status, None, same or said))
     return out
+
+
+# -----------------------------------------------------------------------------
+# the manual's retrieved lines: what the page prints for the part asked
+
+@dataclass(frozen=True)
+class ManualRow:
+    """A line of the manual a search found for the question (serve.py's hits): its page as an
+    answer cites it, its section and the manual's line, `page · section · part · variant · value`
+    for a table row (prep/search_index.py writes it so)."""
+    page: str
+    section: str
+    line: str
+
+    def fields(self) -> list[str]:
+        fields = [f.strip() for f in self.line.split(" · ")]
+        for known in (self.page, self.section):
+            if fields and fields[0] == known:
+                fields = fields[1:]
+        return fields
+
+    def part(self) -> str:
+        return self.fields()[0] if self.fields() else ""
+
+    def variant(self) -> str:
+        """The fields between the part and the values (`M8`, `K20 · M10`): what tells the rows of
+        one part apart."""
+        return " · ".join(f for f in self.fields()[1:] if not field_quantities(f) and f.lower() != "(unread)")
+
+
+# A header cell quoted before its value (prep writes `Nm (ft. lbs.): 25 (18)`): the first unit of
+# the header is the value's.
+_HEADER_VALUE = re.compile(rf"^\s*(?P<unit>{_UNIT_RE})(?![\w·⋅])[^:]*:\s*(?P<value>{_NUMBER})(?!\d)", re.IGNORECASE)
+
+
+def field_quantities(text: str) -> list[tuple[str, str]]:
+    """(value, unit) of every number with a unit in one field of a manual's line."""
+    found = [(v, u) for _, v, u, _ in find_quantities(text)]
+    m = _HEADER_VALUE.match(text)
+    if m and (n := number_value(m["value"])) is not None:
+        found.append((value_text(n), canonical_unit(m["unit"])))
+    return found
+
+
+def row_values(rows: list[ManualRow], context: str, unit: str) -> list[tuple[str, str, ManualRow]]:
+    """The values in `unit` that the rows of the part named in `context` print.
+
+    The same rule as relevant_facts, on the row's part (its first field after page and section):
+    at least half of its content words in the context, then only the best-named part's rows; a
+    variant named in the context (`M8`, `K20`) keeps its own rows. A paragraph is its own "part"
+    and rarely has half its words in a question: its numbers are never held against an answer.
+    """
+    words = content_words(context)
+    scored = []
+    for row in rows:
+        values = [(v, u) for f in row.fields()[1:] for v, u in field_quantities(f) if u == unit]
+        part = content_words(row.part())
+        if not values or not part:
+            continue
+        hits = len(part & words)
+        if hits / len(part) >= 0.5:
+            scored.append(((hits, hits / len(part)), row, values))
+    if not scored:
+        return []
+    best = max(score for score, _, _ in scored)
+    chosen = [(row, values) for score, row, values in scored if score == best]
+    said = set(re.findall(r"\w+", context.lower()))
+    named = [(row, values) for row, values in chosen if set(re.findall(r"\w+", row.variant().lower())) & said]
+    out = []
+    for row, values in named or chosen:
+        out += [(v, u, row) for v, u in dict.fromkeys(values)]
+    return list(dict.fromkeys(out))
 
 
 if __name__ == "__main__":

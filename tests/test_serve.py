@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import config as kit_config  # noqa: E402  (the name `config` is the YAML path in tests)
+import grounding  # noqa: E402
 import serve  # noqa: E402
 import spec_check  # noqa: E402
 
@@ -649,6 +650,140 @@ def test_loopback_rule():
     assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1") and serve.is_loopback("localhost")
     assert not serve.is_loopback("0.0.0.0") and not serve.is_loopback("192.168.1.5")
     assert not serve.is_loopback("workbench.local")
+
+
+# -----------------------------------------------------------------------------
+# grounding: the sample manual's search index (prep's, from conftest's blocks) and its spec index
+
+SPARK = "[SPEC] I need the tightening torque for the spark plugs: what does the manual say?"
+# parts neither manual holds (docs/serving.md lists the 16 the refusal rule was measured on)
+PROBE = "What is the tightening torque for the turbocharger wastegate actuator bolts?"
+
+
+@pytest.fixture(scope="session")
+def manual(sample_blocks, sample_dataset) -> Path:
+    """sample_dataset with prep's search index beside spec_index.jsonl, as `prep dataset` writes it."""
+    from prep.search_index import INDEX_NAME, build_index
+
+    if not (sample_dataset / INDEX_NAME).is_file():
+        build_index(sample_blocks, sample_dataset / INDEX_NAME)
+    return sample_dataset
+
+
+def spark_plug_truth() -> str:
+    # The fact as the sample manual is rendered from (not as the index read it): page 00-3's row.
+    source = (ROOT / "sample_manual" / "manual.py").read_text(encoding="utf-8")
+    assert '"title": ("00 - 3", "Tightening torques (US models)")' in source
+    assert '("Spark plugs", "25 (18)")' in source
+    return "25 (18)"
+
+
+def grounded_args(manual: Path, *extra) -> list:
+    return ["--search-index", manual / "search_index.sqlite", "--spec-index", manual / "spec_index.jsonl",
+            "--ctx", CTX, "--threads", THREADS, *extra]
+
+
+def test_grounded_ask_puts_the_manual_lines_in_the_prompt_and_lists_them(cli, manual):
+    result = cli("ask", GGUF, SPARK, "--json", "--max-tokens", 32, *grounded_args(manual))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["grounding"] == "context" and out["covered"] is True
+    assert 1 <= len(out["sources"]) <= grounding.K and all(x["page"] for x in out["sources"])
+    spark = [x for x in out["sources"] if "Spark plugs" in x["line"] and x["page_label"] == "00-3"]
+    assert spark and spark_plug_truth() in spark[0]["line"] and spark[0]["line"].startswith("00-3 · ")
+    # the one layout (grounding.py): the manual's lines, each with its page, before the question
+    sent = cli.seen[-1][-1]["content"]
+    assert sent.startswith(grounding.HEADER + "\n[") and sent.endswith("\n\n" + SPARK)
+    assert f"[00-3] {spark[0]['line'][len('00-3 · '):]}" in sent.splitlines()
+    plain = cli("ask", GGUF, SPARK, "--max-tokens", 32, *grounded_args(manual))
+    sources = [line for line in plain.stdout.splitlines() if line.startswith("source: ")]
+    assert sources == [f"source: {x['line']}" for x in out["sources"]]
+
+
+def test_probe_is_refused_without_asking_the_model(cli, manual):
+    result = cli("ask", GGUF, PROBE, "--task", "spec", "--json", *grounded_args(manual))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["covered"] is False and out["sources"] == [] and out["answer"] == serve.NOT_COVERED
+    assert spec_check.find_quantities(out["answer"]) == [] and out["spec_check"] == []
+    assert cli.seen == []                                    # no number could come from the model
+    plain = cli("ask", GGUF, PROBE, *grounded_args(manual))
+    assert plain.stdout.strip() == serve.NOT_COVERED
+
+
+def test_cite_mode_keeps_the_prompt_and_lists_sources(cli, manual):
+    result = cli("ask", GGUF, SPARK, "--json", "--max-tokens", 16, "--grounding", "cite", *grounded_args(manual))
+    out = json.loads(result.stdout)
+    assert cli.seen[-1] == [{"role": "user", "content": SPARK}] and out["sources"]
+    # cite: a probe is answered by the model, and said to be its own
+    plain = cli("ask", GGUF, PROBE, "--max-tokens", 16, "--grounding", "cite", *grounded_args(manual))
+    assert "the answer above is the model's alone, NOT the manual's" in plain.stdout
+    off = cli("ask", GGUF, SPARK, "--json", "--max-tokens", 16, "--grounding", "off", *grounded_args(manual))
+    assert json.loads(off.stdout)["sources"] is None and cli.seen[-1] == [{"role": "user", "content": SPARK}]
+
+
+def test_chat_grounds_only_the_newest_turn(cli, manual):
+    question = "What is the tightening torque for the flywheel to crankshaft?"
+    result = cli("chat", GGUF, "--max-tokens", 16, *grounded_args(manual), input=f"{SPARK}\n{PROBE}\n{question}\n")
+    assert result.exit_code == 0, result.output
+    assert "grounding context" in result.stdout and f"bot> {serve.NOT_COVERED}" in result.stdout
+    assert result.stdout.count("source: 00-3 · ") >= 2
+    first, last = cli.seen                                   # the probe never reached the model
+    assert first[-1]["content"].startswith(grounding.HEADER)
+    assert last[-1]["content"].startswith(grounding.HEADER) and last[-1]["content"].endswith(question)
+    # earlier turns as asked, without their manual lines
+    assert [m["content"] for m in last[:-1] if m["role"] == "user"] == [SPARK, PROBE]
+
+
+def test_corrupt_search_index_is_one_line_exit_2(cli, tmp_path):
+    bad = tmp_path / "search_index.sqlite"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x07" * 3000)
+    result = cli("ask", GGUF, "Hi", "--search-index", bad, "--ctx", CTX)
+    assert result.exit_code == 2 and cli.settings == []      # before the model is loaded
+    # the other line is the spec index's note (none given here)
+    (line,) = [line for line in result.stderr.splitlines() if "search index" in line]
+    assert line.startswith(f"error: search index {bad}: not a readable search index")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_search_index_is_one_line_and_an_answer_anyway(cli, tmp_path):
+    missing = tmp_path / "nowhere.sqlite"
+    result = cli("ask", GGUF, "Hi", "--search-index", missing, "--ctx", CTX, "--max-tokens", 16, "--json")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "search index" in line]
+    assert notes == [f"note: no search index at {missing}; answers are NOT grounded in the manual "
+                     "(--grounding context needs prep's search_index.sqlite)"]
+    out = json.loads(result.stdout)
+    assert out["answer"] and out["sources"] is None and out["grounding"] == "off"
+
+
+@pytest.fixture(scope="module")
+def grounded_client(models, manual):
+    """The API with the sample manual's indexes, called with the official openai client."""
+    s = serve.Settings(model=GGUF, ctx=CTX, threads=THREADS, max_tokens=24,
+                       search_index=manual / "search_index.sqlite")
+    server = serve.make_server(models(CTX), s, spec_check.load_spec_index(manual / "spec_index.jsonl"),
+                               "127.0.0.1", 0, None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield openai.OpenAI(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", api_key="none", max_retries=0)
+    server.shutdown()
+    server.server_close()
+
+
+def test_api_sources_reach_the_openai_client_stream_or_not(grounded_client):
+    r = grounded_client.chat.completions.create(model="any", messages=user(SPARK))
+    sources = r.model_extra["sources"]
+    assert sources and all(x["page"] and x["line"] for x in sources)
+    assert any(x["page_label"] == "00-3" and spark_plug_truth() in x["line"] for x in sources)
+    assert isinstance(r.model_extra["spec_check"], list)
+    chunks = list(grounded_client.chat.completions.create(model="any", messages=user(SPARK), stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == r.choices[0].message.content
+    assert chunks[-1].model_extra["sources"] == sources
+    assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])
+    refused = grounded_client.chat.completions.create(model="any", messages=user(PROBE))
+    assert refused.choices[0].message.content == serve.NOT_COVERED and refused.model_extra["sources"] == []
+    chunks = list(grounded_client.chat.completions.create(model="any", messages=user(PROBE), stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == serve.NOT_COVERED
 
 
 # -----------------------------------------------------------------------------

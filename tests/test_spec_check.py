@@ -225,3 +225,48 @@ def test_every_reference_answer_of_the_sample_dataset_checks(sample_dataset):
         for _, other_answer in pairs:
             for q in spec_check.check_answer(facts, question, other_answer):
                 assert q.fact is None or q.fact.component in parts[question]
+
+
+# -----------------------------------------------------------------------------
+# the manual's retrieved lines (serve.py's search hits): a number the facts do not vouch for is
+# compared with the row of the part asked
+
+ROWS = [
+    spec_check.ManualRow("21-1", "21 11 Bell housing", "21-1 · 21 11 Bell housing · Clutch housing to crankcase · M8 · 27 Nm"),
+    spec_check.ManualRow("21-1", "21 11 Bell housing", "21-1 · 21 11 Bell housing · Clutch housing to crankcase · M10 · 49 Nm"),
+    spec_check.ManualRow("00-3", "00 Torque Specs", "00-3 · 00 Torque Specs · Spark plugs · Nm (ft. lbs.): 25 (18)"),
+    spec_check.ManualRow("17-4", "17 11 000 Removing and installing radiator",
+                         "17-4 · 17 11 000 Removing and installing radiator · Loosen drain plug. Drain coolant, 30 Nm."),
+]
+
+
+def test_a_number_that_differs_from_the_retrieved_row_shows_the_manuals():
+    [q] = spec_check.check_answer([], "Torque for the clutch housing to crankcase bolts (M8)?", "86 Nm", ROWS)
+    assert q.status == "differs" and q.line() == "✗ 86 Nm — the manual: 27 Nm (M8), page 21-1"
+    assert q.as_json()["manual"] == [{"value": "27", "unit": "Nm", "variant": "M8", "page": "21-1",
+                                      "line": ROWS[0].line}]
+    # no variant named: both of the part's rows are shown
+    [q] = spec_check.check_answer([], "Torque for the clutch housing to crankcase?", "Use 86 Nm.", ROWS)
+    assert q.line() == "✗ 86 Nm — the manual: 27 Nm (M8), page 21-1; 49 Nm (M10), page 21-1"
+    # a header quoted before the value (`Nm (ft. lbs.): 25 (18)`) is the value's unit
+    [q] = spec_check.check_answer([], "I need the tightening torque for the spark plugs", "30 Nm [00-3]", ROWS)
+    assert q.line() == "✗ 30 Nm — the manual: 25 Nm, page 00-3"
+
+
+def test_the_retrieved_rows_value_is_a_match_and_other_parts_stay_unchecked():
+    [q] = spec_check.check_answer([], "Torque for the clutch housing to crankcase (M10)?", "49 Nm", ROWS)
+    assert q.status == "match" and q.line() == "✓ 49 Nm — Clutch housing to crankcase (M10), page 21-1"
+    # another unit than the row's: nothing to compare
+    [q] = spec_check.check_answer([], "Torque for the clutch housing to crankcase?", "20 ft-lb", ROWS)
+    assert q.status == "unmatched"
+    # a part none of the rows names (the radiator paragraph's number is not the wheel bolts')
+    [q] = spec_check.check_answer([], "What is the torque for the wheel bolts?", "30 Nm", ROWS)
+    assert q.status == "unmatched" and q.as_json()["manual"] == []
+
+
+def test_a_fact_still_wins_over_the_rows(facts):
+    rows = [spec_check.ManualRow("11-4", "11 Engine", "11-4 · 11 Engine · Cylinder head bolts · 60 Nm")]
+    [q] = spec_check.check_answer(facts, "Cylinder head bolt torque?", "54 Nm", rows)
+    assert q.status == "match" and q.fact.page == "11-4"
+    [q] = spec_check.check_answer(facts, "Cylinder head bolt torque?", "45 Nm", rows)
+    assert q.line() == "✗ 45 Nm — the manual: 60 Nm, page 11-4"
