@@ -138,7 +138,7 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     from base_model import BaseModelError, resolve_base
     from prep.blocks import size_text
     from prep.dataset import build_dataset
-    from prep.search_index import INDEX_NAME, build_index
+    from prep.search_index import INDEX_NAME, build_index, open_index
 
     try:
         tokenizer = resolve_base(cfg.model.base)
@@ -148,9 +148,16 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     need = max(DATASET_MIN_BYTES, DATASET_BYTES_PER_BLOCK_BYTE * blocks_file.stat().st_size)
     dataset_folder_or_exit(out, need)
     try:
-        result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq)
-        # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15).
+        # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15). First:
+        # the training rows that carry the manual's lines (data.context_fraction) are searched in it.
+        out.mkdir(parents=True, exist_ok=True)
         index = build_index(blocks_file, out / INDEX_NAME)
+        searcher = open_index(out / INDEX_NAME)
+        try:
+            result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq,
+                                   index=searcher)
+        finally:
+            searcher.close()
     except (OSError, sqlite3.Error) as err:  # the disk filled while writing: the file being written is removed
         reason = getattr(err, "strerror", None) or err   # sqlite3's errors have no strerror
         typer.echo(f"error: {out}: writing the dataset failed ({reason}); free space there (it needs "
@@ -161,6 +168,10 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
                f"{rejected} candidates rejected (see {out / 'qa_report.md'}) -> {out}")
     typer.echo(f"search index: {index['passages']} passages from {index['pages']} pages -> {out / INDEX_NAME}")
+    if result.context:
+        grounded = ", ".join(f"{t} {c['grounded']}/{c['train']}" for t, c in result.context["per_task"].items())
+        typer.echo(f"context: {result.context['grounded']} training rows carry the manual's lines (per task: {grounded}), "
+                   f"{result.context['refusals']} refusal rows")
     if not result.train or not result.val and cfg.data.val_fraction > 0:
         typer.echo("error: the dataset has no train or no val rows: give more pages", err=True)
         raise typer.Exit(1)

@@ -6,6 +6,13 @@
 Writes hf_train.jsonl, hf_val.jsonl (chat format with `meta`), hf_recall.jsonl, spec_index.jsonl,
 README.md (the dataset card), qa_report.md and qa_report.json.
 
+Given the manual's search index (prep/search_index.py, built first by `prep dataset`), a share of the
+training rows (data.context_fraction, per task) carry the manual's lines a search finds for their
+question, in grounding.py's layout, the one serve.py puts in front of the model: the row's own line
+among lines of other pages, the answer citing its page (`35 Nm (26 ft-lb) [11-4]`). A few more SPEC
+rows get lines that do not hold their part and answer that they do not cover it (REFUSAL_SHARE).
+hf_val.jsonl and hf_recall.jsonl stay plain: evaluate.py adds the lines itself, as serve does.
+
 Two held-out sets answer two questions. hf_val.jsonl holds whole pages the model never trains on:
 its loss drives early stopping, and its SPEC answers can only be right by recall of a sibling page
 or wrong by invention (a hallucination test). hf_recall.jsonl asks the facts of the *training*
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +33,10 @@ from config import TASKS, DataConfig
 from prep import gates, tasks
 
 PREFIX = {t: f"[{t.upper()}]" for t in TASKS}
+# Refusal rows per grounded row, SPEC only: enough that lines without the part are seen, few
+# enough that a model does not learn to refuse lines that hold it (docs/evaluation.md, Grounded).
+REFUSAL_SHARE = 0.1
+REFUSAL = "The manual lines given do not cover this."
 
 
 @dataclass
@@ -34,10 +46,12 @@ class DatasetResult:
     per_task: dict
     rejected: dict
     out_dir: Path
+    context: dict | None = None   # report["context"]: grounded rows per task, refusals
 
 
 def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_name: str | None = None,
-                  max_seq: int = 512) -> DatasetResult:
+                  max_seq: int = 512, index=None) -> DatasetResult:
+    """`index`: prep.search_index.Index of the same blocks; None writes no grounded rows."""
     blocks = [json.loads(line) for line in blocks_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not blocks:
         raise ValueError(f"{blocks_path}: no blocks")
@@ -76,6 +90,11 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
 
     # ---------------------------------------------------------------- tokens and rows
     count_tokens = token_counter(tokenizer_name)
+    train_examples = [ex for ex in accepted if split_of(ex.group) == "train"]
+    with_context = choose_share(train_examples, data.context_fraction, f"{data.seed}:context") if index else set()
+    own_passages = passages_by_block(blocks) if index else {}
+    context = {"fraction": data.context_fraction, "grounded": Counter(), "too_long": Counter(),
+               "no_line": Counter(), "refusals": 0, "right_line_retrieved": 0}
     train, val = [], []
     for ex in accepted:
         row = chat_row(ex, split_of(ex.group))
@@ -83,7 +102,35 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
         if row["meta"]["token_count"] > max_seq:
             rejected["longer than max_seq"].append(ex)
             continue
+        if id(ex) in with_context:
+            grounded = grounded_row(row, ex, index, own_passages, data.seed)
+            if grounded is None:       # no passage of its page holds the answer: taught without lines
+                context["no_line"][ex.task] += 1
+            else:
+                grounded["meta"]["token_count"] = count_tokens(grounded["messages"])
+                if grounded["meta"]["token_count"] > max_seq:   # a long procedure: taught without lines
+                    context["too_long"][ex.task] += 1
+                else:
+                    row = grounded
+                    context["grounded"][ex.task] += 1
+                    context["right_line_retrieved"] += row["meta"]["context"]["retrieved"]
         (val if split_of(ex.group) == "val" else train).append(row)
+
+    # ---------------------------------------------------------------- refusals
+    # Lines that do not hold the part asked about, and the answer that says so: without them a
+    # model taught only on lines that always hold the answer reads a number from whatever it is given.
+    spec_train = [ex for ex in train_examples if ex.task == "spec"]
+    refusing = choose_share(spec_train, data.context_fraction * REFUSAL_SHARE, f"{data.seed}:refusal")
+    for ex in spec_train if index else []:
+        if id(ex) not in refusing:
+            continue
+        row = refusal_row(chat_row(ex, "train"), ex, index)
+        if row is None:
+            continue
+        row["meta"]["token_count"] = count_tokens(row["messages"])
+        if row["meta"]["token_count"] <= max_seq:
+            train.append(row)
+            context["refusals"] += 1
 
     recall = []
     for ex in recall_examples:
@@ -104,11 +151,13 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     write_jsonl(out_dir / "spec_index.jsonl", spec_index)
     report = quality_report(blocks, train, val, rejected, before, after, accepted)
     report["recall_rows"] = {t: sum(r["meta"]["task"] == t for r in recall) for t in TASKS}
+    report["context"] = context_report(context, train_examples) if index else None
     report["numbers"] = numbers_report(blocks, blocks_path.with_name("pages.jsonl"), spec, rejected)
     atomic_write(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out_dir / "qa_report.md", report_markdown(report))
     atomic_write(out_dir / "README.md", dataset_card(report, data))
-    return DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()}, out_dir)
+    return DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()}, out_dir,
+                         report["context"])
 
 
 def candidates(blocks: list[dict], split_of, data: DataConfig):
@@ -164,6 +213,115 @@ def chat_row(ex: tasks.Example, split: str) -> dict:
             "fact_id": ex.fact_id, "phrasing": ex.phrasing, "checks": ex.checks,
         },
     }
+
+
+# -------------------------------------------------------------------- context: the manual's lines before the question
+def choose_share(examples: list[tasks.Example], share: float, seed: str) -> dict[int, tasks.Example]:
+    """`share` of each task's examples, a seeded choice (a str seed: the same on every run and
+    Python), keyed by id(). Per task, so a small task gets its share too and SPEC never loses it."""
+    by_task: dict[str, list] = defaultdict(list)
+    for ex in examples:
+        by_task[ex.task].append(ex)
+    chosen = {}
+    for task, exs in sorted(by_task.items()):
+        rng = random.Random(f"{seed}:{task}")
+        chosen.update({id(ex): ex for ex in rng.sample(exs, round(share * len(exs)))})
+    return chosen
+
+
+def passages_by_block(blocks: list[dict]) -> dict[str, list]:
+    """The index's passages (prep/search_index.py's own, the same lines) of each block."""
+    from prep.search_index import passages
+
+    out: dict[str, list] = defaultdict(list)
+    for passage in passages(blocks):
+        out[passage.block_id].append(passage)
+    return out
+
+
+def answer_lines(ex: tasks.Example, own_passages: dict[str, list]) -> list:
+    """The passages of the example's own blocks that hold its answer. SPEC: the rows that print
+    every value (a stage on a row of its own adds that row), the part's own row first; the other
+    tasks: the passage sharing most words with the answer. [] when none holds it."""
+    own = [p for b in ex.blocks for p in own_passages.get(b["id"], [])]
+    if not own:
+        return []
+    words = lambda text: set(re.findall(r"\w{2,}", text.lower()))  # noqa: E731  (`k25` too)
+    if ex.task != "spec":
+        said = words(ex.answer)
+        best = max(own, key=lambda p: len(said & words(p.line)))
+        return [best] if said & words(best.line) else []
+    values = [f["value"] for f in ex.spec["facts"] if f["value"]]
+    part = words(f"{ex.spec.get('component') or ''} {ex.spec.get('variant') or ''}")
+    chosen: list = []
+    while values:
+        best = max(own, key=lambda p: (sum(gates.prints_value(p.line, v) for v in values), len(part & words(p.line))))
+        covered = [v for v in values if gates.prints_value(best.line, v)]
+        if not covered or len(chosen) == 2:    # a value no row prints, or a sequence longer than the prompt holds
+            return []
+        chosen.append(best)
+        values = [v for v in values if v not in covered]
+    return chosen
+
+
+def same_line(a, b) -> bool:
+    return a.block_id == b.block_id and a.line == b.line
+
+
+def grounded_row(row: dict, ex: tasks.Example, index, own_passages: dict[str, list], seed: int) -> dict | None:
+    """The row with the index's top grounding.K lines for its question before it, exactly as serve
+    asks; the row's own line(s) put in place of the lowest when the search missed them, at a
+    seeded place (first, last or between: the model must read, not count). None: no line of its
+    page holds the answer."""
+    from grounding import K, cited, grounded_turn
+
+    right = answer_lines(ex, own_passages)
+    if not right:
+        return None
+    hits = index.search(ex.question, k=K)
+    missing = [p for p in right if not any(same_line(p, h) for h in hits)]
+    lines = list(hits)
+    if missing:
+        rng = random.Random(f"{seed}:{ex.fact_id}:{ex.phrasing}")
+        lines = lines[:K - len(missing)]
+        for p in missing:
+            lines.insert(rng.randrange(len(lines) + 1), p)
+    answer = cited(ex.answer, right[0])
+    reason = gates.check_grounded(ex, lines, right, answer)
+    if reason:
+        return None
+    user = grounded_turn(row["messages"][0]["content"], lines)
+    meta = {**row["meta"], "checks": row["meta"]["checks"] + ["answer-in-context"],
+            "context": {"lines": len(lines), "retrieved": not missing,
+                        "right": [lines.index(p) for p in lines if any(same_line(p, r) for r in right)]}}
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], "meta": meta}
+
+
+def refusal_row(row: dict, ex: tasks.Example, index) -> dict | None:
+    """The question with the best lines of *other* pages that do not print its value, and the
+    answer that they do not cover it. None when fewer than two such lines are found."""
+    from grounding import K, grounded_turn
+
+    page = (ex.blocks[0]["source"]["path"], ex.blocks[0]["source"].get("page"))
+    values = [f["value"] for f in ex.spec["facts"] if f["value"]]
+    lines = [h for h in index.search(ex.question, k=4 * K)
+             if (h.source_path, h.page) != page and not any(gates.prints_value(h.line, v) for v in values)][:K]
+    if len(lines) < 2 or gates.check_refusal(ex, lines, REFUSAL):
+        return None
+    meta = {**row["meta"], "fact_id": row["meta"]["fact_id"] + "|refusal",
+            "checks": ["refusal-lines-without-its-page"], "context": {"lines": len(lines), "refusal": True}}
+    return {"messages": [{"role": "user", "content": grounded_turn(row["messages"][0]["content"], lines)},
+                         {"role": "assistant", "content": REFUSAL}], "meta": meta}
+
+
+def context_report(c: dict, train_examples: list[tasks.Example]) -> dict:
+    per_task = Counter(ex.task for ex in train_examples)
+    grounded = sum(c["grounded"].values())
+    return {"fraction": c["fraction"], "refusal_share": REFUSAL_SHARE,
+            "per_task": {t: {"train": per_task[t], "grounded": c["grounded"][t], "too_long": c["too_long"][t],
+                             "no_line": c["no_line"][t]} for t in TASKS},
+            "grounded": grounded, "refusals": c["refusals"],
+            "right_line_retrieved": round(c["right_line_retrieved"] / grounded, 3) if grounded else None}
 
 
 def balance(rows: list[dict], cap: float, seed: int) -> list[dict]:
@@ -279,6 +437,21 @@ def numbers_markdown(n: dict) -> list[str]:
     return lines + [""]
 
 
+def context_markdown(c: dict | None) -> list[str]:
+    if not c:
+        return ["No search index given: no training row carries the manual's lines.", ""]
+    lines = ["## Rows with the manual's lines (grounded)", "",
+             f"data.context_fraction {c['fraction']}: {c['grounded']} training rows carry the lines a search finds "
+             f"for their question, their own line among them ({c['right_line_retrieved']:.0%} found by the search, "
+             f"the rest put in place of the lowest), the answer citing its page; {c['refusals']} SPEC rows carry lines "
+             "without their part and answer that they do not cover it." if c["grounded"] else
+             f"data.context_fraction {c['fraction']}: no training row carries the manual's lines.", "",
+             "| task | train examples | grounded | left plain: too long | left plain: no line holds the answer |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {t} | {x['train']} | {x['grounded']} | {x['too_long']} | {x['no_line']} |" for t, x in c["per_task"].items()]
+    return lines + [""]
+
+
 def report_markdown(r: dict) -> str:
     lines = ["# Dataset quality report", "",
              f"{r['pages']} pages, {r['blocks']} blocks → {r['candidates']} candidate examples, "
@@ -286,8 +459,9 @@ def report_markdown(r: dict) -> str:
     lines += [f"| {t} | {c['train']} | {c['train_unique']} | {c['val']} |" for t, c in r["per_task"].items()]
     lines += ["", f"Max/min task ratio in train: {r['task_ratio_before_balance']} before balancing, "
               f"{r['task_ratio_after_balance']} after.", "",
-              f"Doubtful (estimate): {r['doubtful_estimate']['count']} ({r['doubtful_estimate']['rule']}).", "",
-              "## Rejections", ""]
+              f"Doubtful (estimate): {r['doubtful_estimate']['count']} ({r['doubtful_estimate']['rule']}).", ""]
+    lines += context_markdown(r.get("context"))
+    lines += ["## Rejections", ""]
     for reason, info in r["rejected"].items():
         lines.append(f"### {reason}: {info['count']}")
         lines += [f"- [{e['task']}] {e['q']!r} → {e['a']!r} ({e['source']})" for e in info["examples"]]
@@ -303,6 +477,16 @@ def report_markdown(r: dict) -> str:
         lines += ["## Pages that yield no examples (another language, index)", ""]
         lines += [f"- {p}" for p in r["pages_skipped"]]
     return "\n".join(lines) + "\n"
+
+
+def grounded_card(c: dict | None) -> str:
+    if not c or not c["grounded"]:
+        return "No training row carries the manual's lines (no search index, or data.context_fraction 0).\n"
+    return (f"{c['grounded']} training rows (data.context_fraction {c['fraction']} of each task's examples, fewer where "
+            "the prompt grew past max_seq) open with the manual's lines that search_index.sqlite finds for the "
+            "question (grounding.py's layout, as serve.py asks), the answer citing its page; "
+            f"{c['refusals']} SPEC rows carry lines of other pages and answer \"{REFUSAL}\". "
+            "Validation and recall rows are plain; evaluate.py adds the lines.\n")
 
 
 def dataset_card(r: dict, data: DataConfig) -> str:
@@ -337,7 +521,7 @@ Whole pages (or repair operations, or troubleshooting symptoms) go to one side: 
 {data.val_fraction:.0%} of the facts in validation{" (none: every page trains, hf_recall.jsonl evaluates)" if not data.val_fraction else ""}. No page and no fact's paraphrases appear in both.
 Train holds {data.phrasings_per_fact} phrasings per fact; validation one phrasing from a separate set.
 Rare tasks are oversampled inside train only, at most {data.oversample_cap}×.
-
+{grounded_card(r.get("context"))}
 ## Sources
 {r['pages']} pages, {r['blocks']} blocks. Pages in another language and index pages yield no examples.
 

@@ -155,3 +155,40 @@ def page_text(block: dict) -> str:
 def near_duplicate_key(example: Example) -> str:
     """Same task, same normalised question and answer: one of them is enough."""
     return f"{example.task}|{normalise(example.question)}|{normalise(example.answer)}"
+
+
+def prints_value(line: str, value: str) -> bool:
+    """Does the line print this number as a number (`35` is not in `135` nor in `3.5`)?"""
+    return bool(re.search(rf"(?<![\d.,]){re.escape(normalise(value))}(?![\d]|[.,]\d)", normalise(line)))
+
+
+def check_grounded(example: Example, lines: list, right: list, answer: str) -> str | None:
+    """A grounded row: its own line(s) are among the lines shown, they come from its page, every
+    value of a SPEC answer is printed in them (what the model is taught to copy is there to copy),
+    and the answer cites that page."""
+    from grounding import ref, strip_cite
+
+    page = (example.blocks[0]["source"]["path"], example.blocks[0]["source"].get("page"))
+    if not right or not all(any(r.line == l.line and r.block_id == l.block_id for l in lines) for r in right):
+        return "answer's line not among its context lines"
+    if any((r.source_path, r.page) != page for r in right):
+        return "answer's line not from its page"
+    if example.task == "spec":
+        shown = " ".join(r.line for r in right)
+        if not all(prints_value(shown, f["value"]) for f in example.spec["facts"] if f["value"] is not None):
+            return "answer not in its context lines"
+    plain, cite = strip_cite(answer)
+    if plain != example.answer.rstrip() or cite != ref(right[0]):
+        return "answer does not cite its page"
+    return None
+
+
+def check_refusal(example: Example, lines: list, answer: str) -> str | None:
+    """A refusal row: no line from the example's page, none printing its value, and an answer
+    that gives no number with a unit."""
+    page = (example.blocks[0]["source"]["path"], example.blocks[0]["source"].get("page"))
+    if any((l.source_path, l.page) == page for l in lines):
+        return "refusal lines hold its page"
+    if find_quantities(answer):
+        return "refusal answer gives a value"
+    return None
