@@ -3,6 +3,7 @@
     python evaluate.py --base embedded:smollm2-135m --adapter runs/cpu-demo \\
         --gguf runs/cpu-demo/gguf/cpu-demo-q4_k_m.gguf            # → eval/ (table, eval.json, report.html)
     python evaluate.py --adapter runs/cpu-demo --limit 3 --out /tmp/eval    # 3 rows per task, one model
+    python evaluate.py --gguf runs/cpu-demo/gguf/cpu-demo-q4_k_m.gguf --grounding both --threads 2
     python -m pytest tests/test_evaluate.py
 
 Every model answers every row of `--data` (prep's data/hf_val.jsonl) with the row's own prompt: the
@@ -17,6 +18,14 @@ GGUF through serve.py's own llama.cpp path). The answers are scored against the 
     EXPLANATION, WIRING          ROUGE-L, chrF
     every task        in shape: a value with a unit (SPEC), numbered steps (PROCEDURE, TROUBLESHOOTING),
                       a sentence (EXPLANATION), a sentence naming a fuse, wire or page (WIRING)
+
+With the manual's lines (`--grounding context` or `both`, the default where prep's search_index.sqlite
+lies beside --data) each row is asked once more as serve.py asks it: grounding.py's layout, the top
+grounding.K lines the index finds for the question before it. Those answers are scored after their
+closing `[page]` is taken off, and also for citing the row's own page; the index's share of rows with
+the right page in its top 3 is shown beside them; PROBES, questions about parts the manual does not
+hold, count the answers that give a number with a unit anyway (invented); and the time to the first
+token and the prompt's length are kept per model, with and without the lines.
 
 Every score is on a 0-100 scale, so differences read as points. Then the issue's success criteria,
 printed PASS/FAIL with their numbers: eval loss fell at every evaluation of the run (--run-summary,
@@ -64,7 +73,34 @@ METRICS = {
     "steps_in_order": "steps in order",
     "shape": "in shape",
 }
-LOWER_IS_BETTER = {"unmatched_value"}
+LOWER_IS_BETTER = {"unmatched_value", "invented"}
+# Metrics of the grounded runs: the cite, the search, and on the probes what the model said.
+METRICS.update({"cites_page": "cites its page", "page_in_top3": "right page in top 3 (search)",
+                "invented": "invented a value ↓", "refused": "says not covered"})
+GROUNDED_BAR = 70.0   # issue 15: hf_val SPEC exact with the manual's lines >= 70 %
+CONTEXT = " + lines"  # a model's column name when it was asked with the manual's lines
+
+# Parts the sample manual does not hold, asked as SPEC questions: with lines that cannot hold the
+# answer, a model that reads them gives no number. (key, question); a probe whose key the index
+# does hold is left out and named (another manual may print it).
+PROBES = [
+    ("turbo", "I need the tightening torque for the turbocharger oil feed line banjo bolt: what does the manual say?"),
+    ("glow plug", "I need the tightening torque for the glow plugs: what does the manual say?"),
+    ("injector", "I need the tightening torque for the fuel injector clamp bolts: what does the manual say?"),
+    ("tensioner", "I need the tightening torque for the timing belt tensioner bolt: what does the manual say?"),
+    ("alternator", "I need the tightening torque for the alternator mounting bolts: what does the manual say?"),
+    ("power steering", "I need the tightening torque for the power steering pump pulley bolt: what does the manual say?"),
+    ("wiper", "I need the tightening torque for the rear wiper arm nut: what does the manual say?"),
+    ("sunroof", "I need the tightening torque for the sunroof motor screws: what does the manual say?"),
+    ("intercooler", "I need the tightening torque for the intercooler hose clamps: what does the manual say?"),
+    ("wheel speed sensor", "I need the tightening torque for the ABS wheel speed sensor bolt: what does the manual say?"),
+    ("lambda", "I need the tightening torque for the lambda sensor: what does the manual say?"),
+    ("seat belt", "I need the tightening torque for the front seat belt anchor bolt: what does the manual say?"),
+    ("anti-roll", "I need the tightening torque for the anti-roll bar link nuts: what does the manual say?"),
+    ("refrigerant", "I need the refrigerant capacity of the air conditioning system: what does the manual say?"),
+    ("tyre", "I need the tyre pressure for the spare wheel: what does the manual say?"),
+]
+REFUSAL = re.compile(r"(?i)\b(?:do(?:es)? not|don't|doesn't) (?:cover|give|list|hold|say)|not covered")
 
 
 def fail(message: str) -> typer.Exit:
@@ -83,7 +119,9 @@ class Row:
     question: str             # the last user turn without its task tag: the spec check's context
     reference: str            # the manual's answer
     meta: dict
-    set: str = "val"          # "val": prep's held-out pages; "recall": trained facts in unseen wording
+    set: str = "val"          # "val": prep's held-out pages; "recall": trained facts in unseen wording; "probes"
+    grounding: str = "off"    # "context": the user turn carries the manual's lines (grounding.py)
+    in_top3: bool | None = None   # with lines: the row's own page among the index's top 3
 
 
 def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> list[Row]:
@@ -106,7 +144,7 @@ def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> li
         if limit is not None and per_task[task] >= limit:
             continue
         per_task[task] += 1
-        question = re.sub(r"^\[[A-Z]+\]\s*", "", messages[-2]["content"])
+        question = re.sub(r"^\[[A-Z]+\]\s*", "", asked(messages[-2]["content"]))
         rows.append(Row(task, messages[:-1], question, messages[-1]["content"], meta, set_name))
     if not rows:
         raise ValueError(f"{path}: no rows")
@@ -114,8 +152,44 @@ def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> li
 
 
 def task_of(user_turn: str) -> str | None:
-    m = re.match(r"\[([A-Z]+)\]", user_turn)
+    m = re.match(r"\[([A-Z]+)\]", asked(user_turn))
     return m.group(1).lower() if m else None
+
+
+def asked(user_turn: str) -> str:
+    """The question of a user turn, without the manual's lines a grounded turn opens with."""
+    from grounding import HEADER
+
+    return user_turn.rsplit("\n\n", 1)[-1] if user_turn.startswith(HEADER) else user_turn
+
+
+def with_lines(rows: list[Row], index) -> list[Row]:
+    """Each row asked as serve.py asks it: grounding.py's layout, the index's top K lines for the
+    question before the user turn; and whether the row's own page is among the top 3."""
+    from dataclasses import replace
+
+    from grounding import K, grounded_turn
+
+    out = []
+    for row in rows:
+        hits = index.search(row.question, k=K)
+        page = (row.meta.get("source_path"), row.meta.get("page"))
+        turn = grounded_turn(row.messages[-1]["content"], hits)
+        out.append(replace(row, messages=[*row.messages[:-1], {"role": "user", "content": turn}], grounding="context",
+                           in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in hits[:3]]))
+    return out
+
+
+def probe_rows(index) -> tuple[list[Row], list[str]]:
+    """PROBES as rows, less those whose part the index holds (named in the second list)."""
+    rows, held = [], []
+    for key, question in PROBES:
+        if any(key in h.text.lower() for h in index.search(key, k=20)):
+            held.append(key)
+            continue
+        rows.append(Row("spec", [{"role": "user", "content": f"[SPEC] {question}"}], question, "",
+                        {"probe": key}, "probes"))
+    return rows, held
 
 
 # -----------------------------------------------------------------------------
@@ -248,8 +322,18 @@ def in_shape(task: str, answer: str) -> bool:
 # one answer's scores
 
 def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dict[str, float]:
-    """The task's metrics for one answer, each 0-100 (a mean over rows is then a percentage)."""
+    """The task's metrics for one answer, each 0-100 (a mean over rows is then a percentage). The
+    answer is judged without its closing `[page]`; with lines, the cite is scored on its own."""
+    from grounding import strip_cite
+
+    answer, cite = strip_cite(answer)
+    if row.set == "probes":   # no manual's answer: only whether it gave a number anyway
+        return {"invented": 100.0 * bool(spec_check.find_quantities(answer)),
+                "refused": 100.0 * bool(REFUSAL.search(answer))}
     out: dict[str, float] = {}
+    if row.grounding == "context":
+        out["cites_page"] = 100.0 * (cite == own_ref(row.meta))
+        out["page_in_top3"] = 100.0 * bool(row.in_top3)
     if row.task == "spec":
         out["exact"] = 100.0 * spec_exact(row.reference, answer)
         if facts is not None:
@@ -263,8 +347,20 @@ def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dic
     return out
 
 
+def own_ref(meta: dict) -> str:
+    """What an answer citing the row's own page says in its brackets (grounding.ref)."""
+    from types import SimpleNamespace
+
+    from grounding import ref
+
+    return ref(SimpleNamespace(page_label=meta.get("page_label"), source_path=meta.get("source_path") or "",
+                               page=meta.get("page"), line=""))
+
+
 def badness(task: str, scores: dict[str, float]) -> tuple:
     """Sort key for "worst examples": the task's headline score first, chrF breaks ties."""
+    if "invented" in scores:
+        return (-scores["invented"], scores["refused"])
     if task == "spec":
         return (scores["exact"], -scores.get("unmatched_value", 0), scores["shape"])
     return (scores["rouge_l"], scores["chrf"])
@@ -274,6 +370,8 @@ def badness(task: str, scores: dict[str, float]) -> tuple:
 # models: each is a name and a loader that returns `answer(messages) -> str`
 
 Answerer = Callable[[list[dict]], str]
+# An answerer may set `answer.timing = {"first_token_s": …, "prompt_tokens": …}` after each call:
+# the time to the first token and the prompt's length are then kept with each example.
 
 
 @dataclass
@@ -334,13 +432,30 @@ def hf_loader(base: str, adapter: Path | None, max_new_tokens: int, threads: int
         def answer(messages: list[dict]) -> str:
             inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                    return_tensors="pt", return_dict=True).to(device)
+            first = FirstToken()
             with torch.inference_mode():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                     temperature=None, top_p=None, top_k=None,
+                                     temperature=None, top_p=None, top_k=None, stopping_criteria=[first],
                                      eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id)
+            answer.timing = {"first_token_s": first.seconds, "prompt_tokens": int(inputs["input_ids"].shape[1])}
             return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
         return answer
     return load
+
+
+class FirstToken:
+    """A stopping criterion that never stops: generate calls it after each new token, so its first
+    call is the time to the first token (the prompt's whole forward pass, then one token)."""
+
+    def __init__(self):
+        self.start, self.seconds = time.perf_counter(), None
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        if self.seconds is None:
+            self.seconds = time.perf_counter() - self.start
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 def gguf_loader(path: Path, max_new_tokens: int, threads: int, ctx: int = 2048) -> Callable[[], Answerer]:
@@ -354,7 +469,9 @@ def gguf_loader(path: Path, max_new_tokens: int, threads: int, ctx: int = 2048) 
 
         def answer(messages: list[dict]) -> str:
             tokens = serve.prompt_tokens(model, messages, max_new_tokens)
-            return serve.generate(model, tokens, max_new_tokens, 0.0).text.strip()
+            done = serve.generate(model, tokens, max_new_tokens, 0.0)
+            answer.timing = {"first_token_s": done.first_token_s, "prompt_tokens": len(tokens)}
+            return done.text.strip()
         return answer
     return load
 
@@ -377,25 +494,42 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
             answer = c.load()
             loaded = time.perf_counter()
             progress.update(bar, description=f"{c.name}: answering")
+            spent: Counter = Counter()
             for row in rows:
+                asked_at = time.perf_counter()
                 text = answer(row.messages)
+                spent[row.grounding] += time.perf_counter() - asked_at
                 examples.append({
-                    "model": c.name, "set": row.set, "task": row.task, "question": row.messages[-1]["content"],
-                    "reference": row.reference, "answer": text, "scores": score(row, text, facts),
-                    "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id")},
+                    "model": column(c.name, row.grounding), "set": row.set, "task": row.task,
+                    "question": row.messages[-1]["content"], "reference": row.reference, "answer": text,
+                    "scores": score(row, text, facts), **getattr(answer, "timing", {}),
+                    "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id", "probe")},
                 })
                 progress.advance(bar)
-            models.append({"name": c.name, "kind": c.kind, "source": c.source,
-                           "load_s": round(loaded - started, 2),
-                           "answer_s": round(time.perf_counter() - loaded, 2)})
+            for grounding in sorted({r.grounding for r in rows}, key=lambda g: g != "off"):   # plain first
+                mine = [x for x in examples if x["model"] == column(c.name, grounding)]
+                timed = [x for x in mine if x.get("first_token_s") is not None]
+                models.append({"name": column(c.name, grounding), "kind": c.kind, "source": c.source,
+                               "grounding": grounding, "load_s": round(loaded - started, 2),
+                               "answer_s": round(spent[grounding], 2),
+                               "first_token_s": round(sum(x["first_token_s"] for x in timed) / len(timed), 3)
+                               if timed else None,
+                               "prompt_tokens": round(sum(x["prompt_tokens"] for x in timed) / len(timed), 1)
+                               if timed else None})
             del answer  # drop the model before the next one loads
     return {"models": models, "scores": mean_scores(examples), "examples": examples}
+
+
+def column(name: str, grounding: str) -> str:
+    return name + CONTEXT if grounding == "context" else name
 
 
 def only_set(result: dict, set_name: str) -> dict:
     """The part of a run_eval result that answered one set's rows (val or recall)."""
     examples = [x for x in result["examples"] if x["set"] == set_name]
-    return {"models": result["models"], "scores": mean_scores(examples), "examples": examples}
+    answered = {x["model"] for x in examples}
+    return {"models": [m for m in result["models"] if m["name"] in answered], "scores": mean_scores(examples),
+            "examples": examples}
 
 
 def mean_scores(examples: list[dict]) -> dict:
@@ -463,6 +597,8 @@ def success_criteria(result: dict, summary_path: Path | None, set_name: str = "v
                         "detail": f"{trail} (epochs {', '.join(f'{e:.2f}' for e, _ in losses)})"})
     kinds = {m["name"]: m["kind"] for m in result["models"]}
     judged = [name for name, kind in kinds.items() if kind != "base"] or list(kinds)
+    if set_name == "probes":
+        return probe_criteria(result, judged)
     for name in judged:
         tasks = result["scores"][name]
         if "spec" in tasks:
@@ -470,10 +606,35 @@ def success_criteria(result: dict, summary_path: Path | None, set_name: str = "v
             out.append({"criterion": f"SPEC exact match > {SPEC_BAR:.0f} %{tag}", "model": name,
                         "passed": exact > SPEC_BAR,
                         "detail": f"{exact:.1f} % ({round(exact * n / 100)}/{n})"})
+            plain = name.removesuffix(CONTEXT)
+            if name != plain and set_name == "val":
+                out.append({"criterion": f"SPEC exact match with the manual's lines >= {GROUNDED_BAR:.0f} %",
+                            "model": name, "passed": exact >= GROUNDED_BAR,
+                            "detail": f"{exact:.1f} % ({round(exact * n / 100)}/{n})"})
+            if name != plain and set_name == "recall" and "spec" in result["scores"].get(plain, {}):
+                without = result["scores"][plain]["spec"]["exact"]
+                out.append({"criterion": "SPEC exact match with the manual's lines not lower than without (recall)",
+                            "model": name, "passed": exact >= without, "detail": f"{exact:.1f} vs {without:.1f} %"})
         shapes = {t: (round(c["shape"] * c["n"] / 100), c["n"]) for t, c in tasks.items()}
         out.append({"criterion": "every answer in its task's shape" + tag, "model": name,
                     "passed": all(k == n for k, n in shapes.values()),
                     "detail": ", ".join(f"{t} {k}/{n}" for t, (k, n) in shapes.items())})
+    return out
+
+
+def probe_criteria(result: dict, judged: list[str]) -> list[dict]:
+    """Issue 15: with the manual's lines, no answer about a part the manual does not hold gives a
+    number with a unit. Without lines the count is shown too (a model that recalls invents)."""
+    out = []
+    for name in judged:
+        cell = result["scores"][name].get("spec")
+        if not cell:
+            continue
+        invented, n = round(cell["invented"] * cell["n"] / 100), cell["n"]
+        out.append({"criterion": "no value invented on the probes (parts the manual does not hold)", "model": name,
+                    "passed": invented == 0 if name.endswith(CONTEXT) else None,
+                    "detail": f"{invented}/{n} answers give a number with a unit; "
+                              f"{round(cell['refused'] * n / 100)}/{n} say the lines do not cover it"})
     return out
 
 
@@ -485,15 +646,26 @@ def comparisons(result: dict, set_name: str = "val") -> list[dict]:
     by_kind: dict[str, list[str]] = {}
     for m in result["models"]:
         by_kind.setdefault(m["kind"], []).append(m["name"])
+    with_lines = lambda name: name.endswith(CONTEXT)  # noqa: E731  (only like is compared with like)
     out = []
+    for name in [m["name"] for m in result["models"] if with_lines(m["name"])]:
+        plain = name.removesuffix(CONTEXT)
+        if "exact" in scores[name].get("spec", {}) and "exact" in scores.get(plain, {}).get("spec", {}):
+            a, b = scores[name]["spec"]["exact"], scores[plain]["spec"]["exact"]
+            out.append({"what": f"{name} − {plain}, SPEC exact match{tag}", "points": round(a - b, 2),
+                        "detail": f"{a:.1f} vs {b:.1f}"})
     for base in by_kind.get("base", []):
         for tuned in by_kind.get("adapter", []) + by_kind.get("gguf", []):
-            if "spec" in scores[base] and "spec" in scores[tuned]:
+            if with_lines(base) != with_lines(tuned):
+                continue
+            if "exact" in scores[base].get("spec", {}) and "exact" in scores[tuned].get("spec", {}):
                 a, b = scores[tuned]["spec"]["exact"], scores[base]["spec"]["exact"]
                 out.append({"what": f"{tuned} − {base}, SPEC exact match{tag}", "points": round(a - b, 2),
                             "detail": f"{a:.1f} vs {b:.1f}"})
     for adapter in by_kind.get("adapter", []):
         for gguf in by_kind.get("gguf", []):
+            if with_lines(adapter) != with_lines(gguf):
+                continue
             gaps = {(task, metric): scores[gguf][task][metric] - value
                     for task, cell in scores[adapter].items() for metric, value in cell.items()
                     if metric != "n" and metric in scores[gguf].get(task, {})}
@@ -525,7 +697,9 @@ def score_rows(result: dict) -> list[tuple[str, str, list[float | None]]]:
     return rows
 
 
-def print_table(result: dict, criteria: list[dict], compared: list[dict], title: str = "") -> None:
+def print_table(result: dict, criteria: list[dict], compared: list[dict], title: str = "",
+                timing: str | None = None) -> None:
+    """`timing`: also the time to the first token per model, under this heading's note (threads)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -556,6 +730,12 @@ def print_table(result: dict, criteria: list[dict], compared: list[dict], title:
         # escape: "[adapter]" would otherwise be read as a style tag and vanish
         console.print(f"  {mark} {escape(c['criterion'] + who)}: {escape(c['detail'])}", highlight=False,
                       soft_wrap=True)
+    timed = [m for m in result["models"] if m.get("first_token_s") is not None]
+    if timed and timing:
+        console.print(f"[bold]time to first token[/bold] (mean over every row asked, {escape(timing)})")
+        for m in timed:
+            console.print(f"  {escape(m['name'])}: {m['first_token_s']:.3f} s, prompt {m['prompt_tokens']:.0f} tokens "
+                          f"(answers {m['answer_s']:.0f} s in all)", highlight=False, soft_wrap=True)
     if compared:
         console.print("[bold]bars[/bold]")
         for c in compared:
@@ -597,7 +777,7 @@ def write_chart(result: dict, path: Path) -> None:
 
 
 def write_html(result: dict, criteria: list[dict], compared: list[dict], meta: dict, path: Path,
-               chart_name: str, worst: int = 5, recall: dict | None = None) -> None:
+               chart_name: str, worst: int = 5, recall: dict | None = None, probes: dict | None = None) -> None:
     """One self-contained page (the charts beside it): scores, criteria, bars, worst examples; then
     the same for the recall set when it was answered."""
     e = html.escape
@@ -606,6 +786,15 @@ def write_html(result: dict, criteria: list[dict], compared: list[dict], meta: d
         parts += (f"<h1>Recall: the trained facts, asked in wording never trained</h1>"
                   f"<p>{e(recall['data'])} · {recall['rows']} rows</p>"
                   + html_part(recall["result"], recall["criteria"], recall["bars"], recall["chart"], worst))
+    if probes:
+        parts += (f"<h1>Probes: parts the manual does not hold</h1><p>{probes['rows']} questions"
+                  f"{'; left out, the index holds them: ' + e(', '.join(probes['held'])) if probes['held'] else ''}</p>"
+                  + html_part(probes["result"], probes["criteria"], [], probes["chart"], worst=len(PROBES)))
+    timed = [m for m in result["models"] if m.get("first_token_s") is not None]
+    if timed:
+        parts += ("<h2>Time to first token</h2><table><tr><th>model</th><th>mean s</th><th>prompt tokens</th></tr>"
+                  + "".join(f"<tr><td>{e(m['name'])}</td><td>{m['first_token_s']:.3f}</td>"
+                            f"<td>{m['prompt_tokens']:.0f}</td></tr>" for m in timed) + "</table>")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Evaluation · {e(meta['data'])}</title>
 <style>
@@ -665,7 +854,7 @@ def html_part(result: dict, criteria: list[dict], compared: list[dict], chart_na
 
 
 def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta: dict, out: Path,
-                  recall: dict | None = None) -> dict[str, Path]:
+                  recall: dict | None = None, probes: dict | None = None) -> dict[str, Path]:
     """eval.json, chart.png, report.html; with `recall` ({data, rows, result, criteria, bars}) also
     chart_recall.png, and eval.json's "recall" holds that set's scores, criteria and bars."""
     out.mkdir(parents=True, exist_ok=True)
@@ -679,11 +868,18 @@ def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta
                             "criteria": recall["criteria"], "bars": recall["bars"]}
         record["examples"] = result["examples"] + recall["result"]["examples"]
         write_chart(recall["result"], files["chart_recall"])
+    if probes:
+        files["chart_probes"] = out / "chart_probes.png"
+        probes = {**probes, "chart": files["chart_probes"].name}
+        record["probes"] = {"rows": probes["rows"], "held": probes["held"], "scores": probes["result"]["scores"],
+                            "criteria": probes["criteria"]}
+        record["examples"] = record["examples"] + probes["result"]["examples"]
+        write_chart(probes["result"], files["chart_probes"])
     tmp = files["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(files["json"])
     write_chart(result, files["chart"])
-    write_html(result, criteria, compared, meta, files["html"], files["chart"].name, recall=recall)
+    write_html(result, criteria, compared, meta, files["html"], files["chart"].name, recall=recall, probes=probes)
     return files
 
 
@@ -717,6 +913,12 @@ def main(
     recall: Annotated[bool, typer.Option(
         help="Also answer hf_recall.jsonl beside --data: the trained facts asked in wording never trained "
              "(val holds whole unseen pages, whose values no model can know).")] = True,
+    grounding: Annotated[Optional[str], typer.Option(
+        help="off: the question alone; context: the manual's lines the search index finds before it, as serve.py "
+             "asks (plus the probes); both: each row both ways. [default: both where the index is, else off]",
+        show_default=False)] = None,
+    search_index: Annotated[Optional[Path], typer.Option(
+        help="search_index.sqlite for --grounding (default: beside --data).", show_default=False)] = None,
 ) -> None:
     """Answer every row with each model given, score per task, print the table and the success
     criteria, and write eval.json, chart.png and report.html to --out."""
@@ -727,6 +929,8 @@ def main(
         raise fail(f"--limit {limit} must be at least 1")
     if max_new_tokens < 1:
         raise fail(f"--max-new-tokens {max_new_tokens} must be at least 1")
+    if grounding not in (None, "off", "context", "both"):
+        raise fail(f"--grounding {grounding}: choose one of off, context, both")
     if not data.is_file():
         raise fail(f"--data {data}: no such file (build it with: python -m prep build SRC_DIR)")
     recall_path = data.parent / "hf_recall.jsonl"
@@ -775,9 +979,28 @@ def main(
     facts = spec_check.load_spec_index(index) if index.is_file() else None
     if facts is None:
         typer.echo(f"note: no spec index at {index}; the unmatched-value score is left out", err=True)
+    lines_index, probes, held = None, [], []
+    search_path = search_index or data.parent / "search_index.sqlite"
+    if grounding is None:
+        grounding = "both" if search_path.is_file() else "off"
+        if grounding == "off":
+            typer.echo(f"note: no search index at {search_path}; answers are scored without the manual's lines "
+                       "(prep writes it: python -m prep dataset)", err=True)
+    if grounding != "off":
+        from prep.search_index import SearchIndexError, open_index
+
+        try:
+            lines_index = open_index(search_path)
+        except SearchIndexError as err:
+            raise fail(f"--grounding {grounding}: {err}")
+        probes, held = probe_rows(lines_index)
+        asked_rows = rows + recall_rows + probes
+        grounded = with_lines(asked_rows, lines_index)
+        plain = asked_rows if grounding == "both" else []
+        rows, recall_rows, probes = ([r for r in plain + grounded if r.set == name] for name in (main_set, "recall", "probes"))
 
     # ---------------------------------------------------------------- answer, score, report
-    full = run_eval(rows + recall_rows, candidates, facts, show_progress=progress)
+    full = run_eval(rows + recall_rows + probes, candidates, facts, show_progress=progress)
     result = only_set(full, main_set)
     criteria = success_criteria(result, run_summary, main_set)
     compared = comparisons(result, main_set)
@@ -785,8 +1008,11 @@ def main(
             "rows": len(rows), "rows_per_task": dict(Counter(r.task for r in rows)),
             "max_new_tokens": max_new_tokens, "decoding": "greedy (temperature 0)",
             "spec_index": str(index) if facts is not None else None,
-            "run_summary": str(run_summary) if run_summary else None}
-    print_table(result, criteria, compared, title=f"{data.name}")
+            "run_summary": str(run_summary) if run_summary else None,
+            "grounding": grounding, "search_index": str(search_path) if lines_index else None,
+            "threads": threads or "default"}
+    timing = f"{threads} CPU threads" if threads else "the library's default threads"
+    print_table(result, criteria, compared, title=f"{data.name}", timing=timing)
     recalled = None
     if recall_rows:
         part = only_set(full, "recall")
@@ -794,7 +1020,14 @@ def main(
                     "criteria": success_criteria(part, run_summary, "recall"), "bars": comparisons(part, "recall")}
         print_table(part, recalled["criteria"], recalled["bars"],
                     title=f"{recall_path.name} (trained facts, unseen wording)")
-    files = write_outputs(result, criteria, compared, meta, out, recall=recalled)
+    probed = None
+    if probes:
+        part = only_set(full, "probes")
+        probed = {"rows": len({r.question for r in probes}), "held": held, "result": part,
+                  "criteria": success_criteria(part, None, "probes")}
+        print_table(part, probed["criteria"], [], title=f"probes ({probed['rows']} parts the manual does not hold"
+                    + (f"; left out, the index holds them: {', '.join(held)}" if held else "") + ")")
+    files = write_outputs(result, criteria, compared, meta, out, recall=recalled, probes=probed)
     typer.echo("wrote " + ", ".join(str(f) for f in files.values()))
 
 

@@ -287,3 +287,48 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
     assert [m["kind"] for m in written["models"]] == ["gguf"]
     assert all(x["answer"] for x in written["examples"]) and len(written["examples"]) == 5
     assert "success criteria" in done.output and (out / "chart.png").is_file()
+
+
+# -----------------------------------------------------------------------------
+# with the manual's lines (issue 15): scored after the cite, the cite and the search on their own
+
+class FakeIndex:
+    """Index.search's shape: the drain plug's row of 11-4 and a row of another page."""
+
+    def search(self, question, k=5):
+        from types import SimpleNamespace
+
+        rows = [("41-12", "41-12.png", "41-12 · Front subframe to body · M8 · 27 Nm"),
+                ("11-4", "11-04.png", "11-4 · 11 13 Oil Sump · Oil drain plug · K20, K25 · M14x1.5 · 35 Nm (26 ft-lb)")]
+        return [SimpleNamespace(page_label=p, source_path=s, page=1, line=l, text=l.lower(), block_id=s)
+                for p, s, l in rows][:k]
+
+
+def test_grounded_rows_are_scored_after_their_cite():
+    row = ev.Row("spec", [{"role": "user", "content": "[SPEC] Tightening torque for the oil drain plug?"}],
+                 "Tightening torque for the oil drain plug?", "35 Nm (26 ft-lb)",
+                 {"source_path": "11-04.png", "page": 1, "page_label": "11-4"})
+    (grounded,) = ev.with_lines([row], FakeIndex())
+    turn = grounded.messages[-1]["content"]
+    assert turn.startswith("Manual lines:\n[41-12] ") and turn.endswith("\n\n[SPEC] Tightening torque for the oil drain plug?")
+    assert grounded.in_top3 is True and grounded.grounding == "context"
+    assert ev.score(grounded, "K20, K25: 35 Nm (26 ft-lb) [11-4]", None) == {
+        "cites_page": 100.0, "page_in_top3": 100.0, "exact": 100.0, "shape": 100.0}
+    assert ev.score(grounded, "27 Nm [41-12]", None)["cites_page"] == 0.0        # read the wrong line
+    assert ev.score(row, "35 Nm [11-4]", None) == {"exact": 100.0, "shape": 100.0}   # plain: no cite score
+    # a grounded row as a data file holds it: the question is read after the lines
+    assert ev.asked(turn) == "[SPEC] Tightening torque for the oil drain plug?" and ev.task_of(turn) == "spec"
+
+
+def test_probes_count_invented_values(scripted):
+    probe = ev.Row("spec", [{"role": "user", "content": "[SPEC] Glow plugs?"}], "Glow plugs?", "", {}, "probes")
+    assert ev.score(probe, "20 Nm [11-4]", None) == {"invented": 100.0, "refused": 0.0}
+    assert ev.score(probe, "The manual lines given do not cover this.", None) == {"invented": 0.0, "refused": 100.0}
+    rows, held = ev.probe_rows(FakeIndex())
+    assert len(rows) == len(ev.PROBES) and not held
+    rows = ev.with_lines(scripted["rows"][:1], FakeIndex()) + scripted["rows"][:1]
+    models = [ev.Candidate("tuned", "gguf", "script", lambda: lambda messages: "35 Nm [11-4]")]
+    result = ev.run_eval(rows, models, None, show_progress=False)
+    assert [m["name"] for m in result["models"]] == ["tuned", "tuned + lines"]
+    assert result["scores"]["tuned + lines"]["spec"]["cites_page"] == 0.0    # the row's page is p.png's "1"
+    assert ev.comparisons(result)[0]["what"] == "tuned + lines − tuned, SPEC exact match"
