@@ -58,6 +58,10 @@ MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.90, "q5_k_m": 0.65, "q4_k_m": 0.65}
 BYTES_PER_WEIGHT = {"f16": 2.0, "q8_0": 1.07, "q5_k_m": 0.9, "q4_k_m": 0.8}
 # Files an export writes beside the GGUFs; anything else in the output folder is not this export's.
 BESIDE = ("Modelfile", "README.md", "SHA256SUMS", "export_config.yaml")
+# The run's manual, copied from its data.dir so that `serve.py chat FOLDER` answers from it on a
+# laptop that has nothing else (serve.py looks for them there and nowhere else); manual.json
+# records which manual version the search index is, so a swapped index is told from the real one.
+MANUAL = ("search_index.sqlite", "spec_index.jsonl", "manual.json")
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
@@ -194,8 +198,9 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         # ------------------------------------------------------------ 5. what travels beside, then all into place
         # Everything is written in the work folder first: the moves are renames on one filesystem,
         # so a full disk stops the export before any file of it is in `out`, never halfway.
-        write_beside(work, run_dir, cfg, merged, files, report)
-        for path in [*files.values(), *(work / n for n in BESIDE)]:
+        manual = copy_manual(work, cfg.data.dir)
+        write_beside(work, run_dir, cfg, merged, files, report, manual)
+        for path in [*files.values(), *manual, *(work / n for n in BESIDE)]:
             path.replace(out / path.name)
     except BaseException as err:  # Ctrl-C and failed checks too: no work folder outlives its export
         shutil.rmtree(work, ignore_errors=True)
@@ -210,7 +215,7 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
     lock.close()
 
     typer.echo(f"wrote {', '.join(str(out / p.name) for p in files.values())}")
-    ours = set(BESIDE) | {p.name for p in files.values()}
+    ours = set(BESIDE) | set(MANUAL) | {p.name for p in files.values()}
     stray = sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and p.name not in ours)
     if stray:
         typer.echo(f"note: {out} also holds {len(stray)} file(s) this export did not write (not in its SHA256SUMS): "
@@ -504,7 +509,39 @@ def print_report(report: list[dict], files: dict[str, Path]) -> None:
 
 
 # -------------------------------------------------------------------- 5. beside the files
-def write_beside(out: Path, run_dir: Path, cfg, merged: Path, files: dict[str, Path], report: list[dict]) -> None:
+def copy_manual(work: Path, data_dir: Path) -> list[Path]:
+    """The run's search index and spec index, copied into the work folder, and manual.json naming
+    the manual version (the blocks the index was built from). A missing file is one line: the
+    folder's model then answers ungrounded or unchecked, and serve.py says so too."""
+    import sqlite3
+
+    copied = []
+    for name in MANUAL[:2]:
+        source = data_dir / name
+        if source.is_file():
+            shutil.copyfile(source, work / name)
+            copied.append(work / name)
+        else:
+            typer.echo(f"note: no {source}; the exported folder has no {name} (serve.py answers from it "
+                       f"{'ungrounded' if name.startswith('search') else 'without checking numbers'})", err=True)
+    if (work / MANUAL[0]).is_file():
+        try:
+            con = sqlite3.connect(f"{(work / MANUAL[0]).resolve().as_uri()}?mode=ro", uri=True)
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            con.close()
+        except sqlite3.Error as err:
+            raise ExportError(f"{data_dir / MANUAL[0]}: not a readable search index ({err}); rebuild it with "
+                              "python -m prep dataset") from None
+        manifest = {"search_index": {"file": MANUAL[0], "blocks_sha256": meta.get("blocks_sha256"),
+                                     "passages": meta.get("passages"), "format": meta.get("format")},
+                    "data_dir": str(data_dir)}
+        atomic_write(work / MANUAL[2], json.dumps(manifest, indent=2) + "\n")
+        copied.append(work / MANUAL[2])
+    return copied
+
+
+def write_beside(out: Path, run_dir: Path, cfg, merged: Path, files: dict[str, Path], report: list[dict],
+                 manual: list[Path] = ()) -> None:
     from config import save_config
 
     save_config(cfg, out / "export_config.yaml")
@@ -515,7 +552,7 @@ def write_beside(out: Path, run_dir: Path, cfg, merged: Path, files: dict[str, P
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     atomic_write(out / "README.md", model_card(cfg, files, summary, report))
-    sums = "".join(f"{sha256(p)}  {p.name}\n" for p in files.values())
+    sums = "".join(f"{sha256(p)}  {p.name}\n" for p in [*files.values(), *manual])
     atomic_write(out / "SHA256SUMS", sums)
 
 
@@ -565,6 +602,7 @@ tokens seen: {summary.get('tokens_seen', '?')}, wall time: {summary.get('wall_s'
 {checks}
 
 ## Use
+    python serve.py chat .          # this folder: the model, the manual's search index and spec index
     python serve.py chat {next(iter(files.values())).name}
     ollama create manual -f Modelfile
 

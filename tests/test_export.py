@@ -1,5 +1,6 @@
 """export.py: real GGUF files that llama.cpp loads, with the fine-tune's template and stop token."""
 
+import json
 import os
 import resource
 import shutil
@@ -15,6 +16,19 @@ from conftest import ROOT, run
 from typer.testing import CliRunner
 
 import export
+
+SPARK = "[SPEC] I need the tightening torque for the spark plugs: what does the manual say?"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def manual_index(sample_blocks, sample_dataset) -> Path:
+    """prep's search index in the run's data dir (as `prep dataset` writes it), before any export:
+    the export copies it beside the GGUF files."""
+    from prep.search_index import INDEX_NAME, build_index
+
+    if not (sample_dataset / INDEX_NAME).is_file():
+        build_index(sample_blocks, sample_dataset / INDEX_NAME)
+    return sample_dataset / INDEX_NAME
 
 
 def test_gguf_files_load_and_carry_template_and_eot(exported):
@@ -263,3 +277,53 @@ def test_running_exports_work_folder_is_kept(tmp_path):
     export.remove_stale_work(tmp_path)
     assert live.is_dir() and not dead.exists()
     lock.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# One folder for the shop laptop (issue 15): the manual's indexes beside the GGUF files, and
+# serve.py run on the folder finds all it needs there and nowhere else.
+
+def serve_ask(folder: Path, cwd: Path, *extra: str) -> tuple[dict, str]:
+    done = subprocess.run([sys.executable, str(ROOT / "serve.py"), "ask", str(folder), SPARK, "--json",
+                           "--max-tokens", "24", "--threads", "1", *extra], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done.stderr
+
+
+def test_the_folder_carries_the_manual_and_serve_runs_from_it(exported, sample_dataset, sample_blocks, tmp_path):
+    from prep.search_index import build_index, open_index
+
+    out = exported["dir"]
+    sums = (out / "SHA256SUMS").read_text()
+    for name in ("search_index.sqlite", "spec_index.jsonl", "manual.json"):
+        assert f"{export.sha256(out / name)}  {name}\n" in sums
+    for name in ("search_index.sqlite", "spec_index.jsonl"):
+        assert (out / name).read_bytes() == (sample_dataset / name).read_bytes()
+    index = open_index(sample_dataset / "search_index.sqlite")
+    assert json.loads((out / "manual.json").read_text())["search_index"]["blocks_sha256"] == index.meta["blocks_sha256"]
+    index.close()
+    assert "serve.py chat ." in (out / "README.md").read_text()
+
+    answer, log = serve_ask(out, tmp_path)          # no data/ in tmp_path: all of it from the folder
+    assert f"using {exported['q4_k_m'].name} (q4_k_m" in log
+    assert answer["model"] == exported["q4_k_m"].stem and answer["grounding"] == "context"
+    assert answer["sources"] and any(x["page_label"] == "00-3" and "25 (18)" in x["line"] for x in answer["sources"])
+    assert isinstance(answer["spec_check"], list) and "no spec index" not in log and "search index" not in log
+
+    # The folder and nowhere else: a copy without its spec index, next to a data/ that has one,
+    # and with another manual version's search index (a swapped file) beside the model.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    os.link(exported["q4_k_m"], copy / exported["q4_k_m"].name)
+    shutil.copyfile(out / "manual.json", copy / "manual.json")
+    other = tmp_path / "other-blocks.jsonl"
+    other.write_text("\n".join(sample_blocks.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    build_index(other, copy / "search_index.sqlite")
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(out / "spec_index.jsonl", tmp_path / "data" / "spec_index.jsonl")
+    answer, log = serve_ask(copy, tmp_path)
+    assert answer["answer"] and answer["sources"] is None and answer["spec_check"] is None
+    notes = [line for line in log.splitlines() if line.startswith("note:")]
+    assert notes[0] == (f"note: no spec index found (no --spec-index, none at {copy / 'spec_index.jsonl'}); "
+                        "numbers in answers are NOT checked")
+    assert notes[1].startswith(f"note: {copy / 'search_index.sqlite'} is of another manual version") and len(notes) == 2
