@@ -160,6 +160,11 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
             searcher.close()
     except (OSError, sqlite3.Error) as err:  # the disk filled while writing: the file being written is removed
         reason = getattr(err, "strerror", None) or err   # sqlite3's errors have no strerror
+        if getattr(err, "sqlite_errorcode", None) == getattr(sqlite3, "SQLITE_FULL", 13):
+            import errno
+            import os
+
+            reason = os.strerror(errno.ENOSPC)  # sqlite says "database or disk is full": the same fault, said as the OS says it
         typer.echo(f"error: {out}: writing the dataset failed ({reason}); free space there (it needs "
                    f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", err=True)
         raise typer.Exit(1)
