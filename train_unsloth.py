@@ -411,9 +411,15 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
 
 
 def cpu_bf16(setting: bool | str) -> bool:
-    """bf16 autocast on this CPU? `auto` asks oneDNN whether the CPU does bf16 natively."""
+    """bf16 autocast on this CPU? `auto` asks oneDNN whether the CPU does bf16 natively, and says no
+    under OMP_THREAD_LIMIT=1: there torch's CPU autocast computes a NaN loss from the first step
+    (torch 2.13; measured: a limit of 2, or OMP_NUM_THREADS=1, train normally)."""
     if setting != "auto":
         return bool(setting)
+    import os
+
+    if os.environ.get("OMP_THREAD_LIMIT", "").strip() == "1":
+        return False
     import torch
 
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -242,11 +242,24 @@ def merge_adjacent(lines: list[list[int]]) -> list[list[int]]:
 
 
 def scan_page(image: Image.Image, settings: OcrSettings) -> dict:
+    """One page read: tesseract's words, table grids, photos, each number read twice."""
+    # Tesseract's OpenMP threads fight the process pool, and even alone they are slower on pages
+    # this size (34-15: 7.3 s with 4 threads on 2 cores, 1.3 s with one). pytesseract passes no
+    # env of its own, so the limit is set here, and only for the scan: left in the environment of a
+    # process that goes on to train (prep called as a library, the tests), it reaches torch, whose
+    # bf16 autocast on a CPU then computes NaN losses (torch 2.13, one OpenMP thread).
+    before = os.environ.get("OMP_THREAD_LIMIT")
+    os.environ["OMP_THREAD_LIMIT"] = before or "1"
+    try:
+        return _scan_page(image, settings)
+    finally:
+        if before is None:
+            os.environ.pop("OMP_THREAD_LIMIT", None)
+
+
+def _scan_page(image: Image.Image, settings: OcrSettings) -> dict:
     import pytesseract
 
-    # Tesseract's OpenMP threads fight the process pool, and even alone they are slower on pages
-    # this size (34-15: 7.3 s with 4 threads on 2 cores, 1.3 s with one).
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     t0 = time.time()
     if image.mode in ("RGBA", "LA", "P"):  # transparent PNGs: flatten on white, not black
         image = image.convert("RGBA")

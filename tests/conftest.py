@@ -50,8 +50,14 @@ def sample_dataset(sample_blocks, tmp_path_factory) -> Path:
     from config import DataConfig
     from prep.dataset import build_dataset
 
+    from prep.search_index import INDEX_NAME, build_index
+
     out = tmp_path_factory.mktemp("data")
     build_dataset(sample_blocks, out, DataConfig(), tokenizer_name=None)
+    # The search index beside it, as `prep dataset` writes it (export copies it, serve answers from
+    # it). Built after the rows, not passed to build_dataset: the tests' rows stay plain questions
+    # (tests/test_grounded_data.py builds the rows that carry the manual's lines).
+    build_index(sample_blocks, out / INDEX_NAME)
     return out
 
 

@@ -7,6 +7,7 @@ session-scoped OCR cache, so the whole file costs one OCR pass (~30 s on two cor
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -295,3 +296,19 @@ def test_missing_or_empty_src_exit_2(tmp_path, make):
     res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(tmp_path / "w")])
     assert res.exit_code == 2
     assert "error:" in res.output and str(src) in res.output
+
+
+def test_a_scan_leaves_the_thread_limit_as_it_found_it(sample, monkeypatch):
+    """Tesseract gets OMP_THREAD_LIMIT=1 for the scan only: left in the process (prep used as a
+    library, as the tests do), it reached training and made torch's bf16 autocast compute NaN."""
+    from PIL import Image
+
+    from prep import ocr
+
+    page = sample["pages"] / "17 - Cooling System" / "17-06.png"
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    assert ocr.scan_page(Image.open(page), ocr.OcrSettings())["words"]
+    assert "OMP_THREAD_LIMIT" not in os.environ
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "3")   # the user's own limit is kept
+    ocr.scan_page(Image.open(page), ocr.OcrSettings())
+    assert os.environ["OMP_THREAD_LIMIT"] == "3"

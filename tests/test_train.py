@@ -318,3 +318,18 @@ def test_full_disk_during_a_save_removes_the_partial_checkpoint(tiny_data, tmp_p
     assert not planted.exists()
     assert train_unsloth.checkpoint_problem(out / "checkpoints" / "checkpoint-1") is None
     assert not (out / "adapter").exists() and not (out / "adapter.tmp").exists()
+
+
+def test_one_openmp_thread_limit_trains_finite_losses(tiny_data, tmp_path, monkeypatch):
+    """OMP_THREAD_LIMIT=1 (which prep's OCR used to leave in its process) made torch's bf16 autocast
+    on this CPU compute a NaN loss from step 1, and the whole suite's later runs stopped with exit 5.
+    Under that limit `cpu_bf16: auto` trains in float32: finite losses, an adapter."""
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    assert train_unsloth.cpu_bf16("auto") is False and train_unsloth.cpu_bf16(True) is True
+    out = tmp_path / "run"
+    run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
+        "--train.output_dir", str(out), "--train.max_steps", "2", "--train.batch_size", "2",
+        "--train.eval_steps", "2", "--train.early_stopping_patience", "0", "--model.max_seq", "128")
+    losses = [float(r["loss"]) for r in csv.DictReader((out / "metrics.csv").open()) if r["loss"]]
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses), losses
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
