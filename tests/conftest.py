@@ -75,7 +75,9 @@ def tiny_config(sample_dataset, tmp_path_factory) -> Path:
     # "best" checkpoint is the trained one: the eval loss on unseen pages rises from the start.
     cfg["train"].update(output_dir=str(run_dir), max_steps=16, batch_size=4, eval_steps=16, lr=1e-3,
                         early_stopping_patience=0)
-    cfg["export"]["verify_prompts"] = 3
+    # 8 answers: with 3 (a few dozen greedy tokens) one near-tie flip of this undertrained model put
+    # q8_0 at 0.875, under its 0.90 bar, in one run of the suite and not in the run before it.
+    cfg["export"]["verify_prompts"] = 8
     path = run_dir.parent / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -22,6 +22,14 @@ def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, e
     assert reply["answer"].strip()
     assert reply["finish_reason"] == "stop"       # ended at <|im_end|>, before max_tokens
     assert "<|im_end|>" not in reply["answer"] and "<|im_start|>" not in reply["answer"]
+    # export.py put the search index beside the GGUF: the answer is grounded and says where from
+    assert reply["grounding"] == "context" and reply["sources"], reply
+    assert all(source["page"] and source["line"] for source in reply["sources"])
     for check in reply.get("spec_check", []):     # a number is only ever "checked" with a source
-        assert check["status"] in ("match", "unmatched")
-        assert (check["status"] == "match") == bool(check.get("source"))
+        assert check["status"] in ("match", "unmatched", "differs")
+        if check["status"] == "match":           # the spec index's fact, or the retrieved row that prints it
+            assert check["source"] or any(m["value"] == check["value"] for m in check["manual"])
+        elif check["status"] == "differs":       # shown beside the manual's own values for the part
+            assert check["manual"] and all(m["value"] != check["value"] for m in check["manual"])
+        else:
+            assert not check["source"]
