@@ -541,21 +541,13 @@ def atomic_write(path: Path, text: str) -> None:
     import os
     import tempfile
 
+    from prep.blocks import write_text
+
     # A temp name of this run's own (`hf_train.jsonl.k2x9a1.tmp`): with one fixed name, two runs
     # into the same --out wrote into, or renamed away, the file the other was writing.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
     try:
-        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
-            # mkstemp makes the file 0600; the output gets the mode any new file gets here (umask).
-            umask = os.umask(0)
-            os.umask(umask)
-            try:
-                os.fchmod(f.fileno(), 0o666 & ~umask)
-            except OSError:  # a filesystem without modes (vfat, SMB) may refuse it; the text is what counts
-                pass
-            # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which
-            # inside a JSON string is that same character again, where strict UTF-8 would stop the run.
-            f.write(text)
+        write_text(fd, text)  # prep/blocks.py's: the umask's mode, lone surrogates escaped
     except BaseException:
         os.unlink(tmp)
         raise

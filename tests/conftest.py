@@ -9,6 +9,8 @@ run really OCRs.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +103,30 @@ def exported(trained_run) -> dict:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused
+    (KIT_TESTS_NO_MOUNT=1 answers None where mount works, to run the tests' fallbacks)."""
+    mounted = []
+
+    def mount(name: str, size: str = "4k", read_only: bool = False) -> Path | None:
+        where = tmp_path / name
+        where.mkdir()
+        if os.environ.get("KIT_TESTS_NO_MOUNT"):
+            return None
+        options = f"size={size}" + (",ro" if read_only else "")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
+            return None
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def claim_free(monkeypatch, free: int) -> None:
+    """The space checks read free space through shutil.disk_usage: make it read `free` bytes."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
+from conftest import ROOT, claim_free, run
 from typer.testing import CliRunner
 
 import export
@@ -129,32 +129,6 @@ def run_copy(trained_run, tmp_path) -> Path:
     shutil.copytree(trained_run / "adapter", run_dir / "adapter")
     shutil.copyfile(trained_run / "resolved_config.yaml", run_dir / "resolved_config.yaml")
     return run_dir
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused."""
-    mounted = []
-
-    def mount(name: str, size: str, read_only: bool = False) -> Path | None:
-        where = tmp_path / name
-        where.mkdir()
-        if os.environ.get("KIT_TESTS_NO_MOUNT"):  # to run the fallbacks where mount works
-            return None
-        options = f"size={size}" + (",ro" if read_only else "")
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
-            return None
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def claim_free(monkeypatch, free: int) -> None:
-    """The check reads free space through shutil.disk_usage: make it read `free` bytes."""
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))
 
 
 def error_lines(output: str) -> list[str]:

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import claim_free
 from typer.testing import CliRunner
 
 from prep.__main__ import app
@@ -45,33 +46,6 @@ def src(sample_pages, tmp_path) -> Path:
     shutil.copy(sample_pages / SCAN, src / SCAN)
     shutil.copy(sample_pages / SHEET, src / SHEET)
     return src
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused."""
-    mounted = []
-
-    def mount(name: str, size: str = "4k", read_only: bool = False) -> Path | None:
-        where = tmp_path / name
-        where.mkdir()
-        if os.environ.get("KIT_TESTS_NO_MOUNT"):  # to run the fallbacks where mount works
-            return None
-        options = f"size={size}" + (",ro" if read_only else "")
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
-        if done.returncode != 0:
-            return None
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def claim_free(monkeypatch, free: int) -> None:
-    """The check reads free space through shutil.disk_usage: make it read `free` bytes."""
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))
 
 
 def run_with_file_limit(args: list[str], limit: int) -> subprocess.CompletedProcess:
