@@ -79,6 +79,13 @@ class TrainConfig(Section):
     """Pack several short examples into one max_seq row (padding-free); most of ours are short."""
     group_by_length: bool = True
     """Batch examples of similar length together (less padding, the examples themselves unchanged)."""
+    gradient_checkpointing: Literal["unsloth", "on", "off"] = "unsloth"
+    """CUDA only: recompute activations in the backward pass to save memory. `unsloth` offloads them to
+    the CPU asynchronously (Unsloth's own), `on` is transformers' checkpointing, `off` keeps them (fastest
+    where they fit; scripts/bench_gpu.py measures each). The CPU path never checkpoints."""
+    precision: Literal["auto", "bf16", "fp16"] = "auto"
+    """CUDA only: `auto` = bf16 where the GPU has it (Ampere and newer), fp16 on a T4; `fp16` forces the
+    T4's mode on any GPU (to try a T4 run on a lent one)."""
     cpu_bf16: bool | Literal["auto"] = "auto"
     """CPU only: bfloat16 autocast for the matmuls (LoRA weights stay float32). true/false, or `auto` = on where the
     CPU has native bf16 (AVX512-BF16 / AMX), where it measured ~1.8x; emulated bf16 would be slower."""
@@ -95,6 +102,12 @@ class TrainConfig(Section):
     seed: int = 42
     task_weights: dict[str, float] = {}
     """Per-task sampling weights in train (e.g. {troubleshooting: 2.0}); missing tasks weigh 1."""
+
+    @field_validator("gradient_checkpointing", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value):
+        # YAML reads a bare on/off as true/false
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("task_weights")
     @classmethod

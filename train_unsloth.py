@@ -84,7 +84,8 @@ def main(
     total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else math.ceil(steps_per_epoch * cfg.train.epochs)
     plan = {
         "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
-        "path": "unsloth 4-bit QLoRA" if on_cuda else
+        "path": f"unsloth {'4-bit QLoRA' if cfg.model.load_in_4bit else '16-bit LoRA'} ({cuda_precision(cfg.train.precision)}, "
+                f"gradient checkpointing {cfg.train.gradient_checkpointing})" if on_cuda else
                 f"transformers + PEFT LoRA ({'bf16 autocast' if cpu_bf16(cfg.train.cpu_bf16) else 'float32'})",
         "base": cfg.model.base,
         "train_examples": len(train_rows),
@@ -347,11 +348,14 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
         weight_decay=cfg.train.weight_decay,
         lr_scheduler_type="linear",
         optim=cfg.train.optim if cfg.train.optim != "auto" else ("adamw_8bit" if on_cuda else "adamw_torch"),
-        # T4 has no bf16: fp16 there, bf16 on Ampere and newer. On a CPU, bf16 autocast where the CPU has
-        # it natively (the LoRA weights and optimizer stay float32), float32 elsewhere.
-        fp16=on_cuda and not torch.cuda.is_bf16_supported(),
-        bf16=torch.cuda.is_bf16_supported() if on_cuda else cpu_bf16(cfg.train.cpu_bf16),
+        # T4 has no bf16: fp16 there, bf16 on Ampere and newer (train.precision). On a CPU, bf16 autocast
+        # where the CPU has it natively (the LoRA weights and optimizer stay float32), float32 elsewhere.
+        fp16=on_cuda and cuda_precision(cfg.train.precision) == "fp16",
+        bf16=cuda_precision(cfg.train.precision) == "bf16" if on_cuda else cpu_bf16(cfg.train.cpu_bf16),
         use_cpu=not on_cuda,
+        # TRL turns checkpointing on by default. Unsloth's own ("unsloth") is set up in load_unsloth and
+        # needs the flag on; a CPU run of a small model has the memory to keep its activations.
+        gradient_checkpointing=on_cuda and cfg.train.gradient_checkpointing != "off",
         train_sampling_strategy="group_by_length" if cfg.train.group_by_length and not cfg.train.packing else "random",
         max_length=cfg.model.max_seq,
         packing=cfg.train.packing,
@@ -408,6 +412,15 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.csv has them
     trainer.data_collator = PaddingCounter(trainer.data_collator, trainer.model)
     return trainer
+
+
+def cuda_precision(setting: str) -> str:
+    """bf16 or fp16 for the CUDA path: `auto` takes bf16 where the GPU has it (not a T4)."""
+    if setting != "auto":
+        return setting
+    import torch
+
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
 
 
 def cpu_bf16(setting: bool | str) -> bool:
@@ -517,12 +530,15 @@ def load_unsloth(cfg: KitConfig):
         name = resolve_base(cfg.model.base)
     except BaseModelError as err:
         raise BaseModelProblem(str(err)) from None
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[cuda_precision(cfg.train.precision)]
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=name, max_seq_length=cfg.model.max_seq, dtype=None, load_in_4bit=cfg.model.load_in_4bit)
+        model_name=name, max_seq_length=cfg.model.max_seq, dtype=dtype, load_in_4bit=cfg.model.load_in_4bit)
     model = FastLanguageModel.get_peft_model(
         model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-        target_modules=cfg.lora.target_modules, bias="none",
-        use_gradient_checkpointing="unsloth", random_state=cfg.train.seed)
+        target_modules=cfg.lora.target_modules, bias="none", random_state=cfg.train.seed,
+        use_gradient_checkpointing={"unsloth": "unsloth", "on": True, "off": False}[cfg.train.gradient_checkpointing])
     return model, ensure_pad_token(tokenizer)
 
 

@@ -22,6 +22,10 @@ SAMPLES = ROOT.parent / "shared" / "samples" / "e30-m3"
 sys.path.insert(0, str(ROOT))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU and unsloth; skipped elsewhere (tests/test_gpu.py)")
+
+
 def run(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
     if check and done.returncode != 0:
