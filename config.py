@@ -222,7 +222,6 @@ def offline_unless_hub(cfg: KitConfig) -> None:
 
 def save_config(config: KitConfig, path: Path) -> None:
     """Write the resolved config atomically (temp file + rename), as plain YAML."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    tmp.replace(path)
+    from files import write_atomic
+
+    write_atomic(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -51,6 +51,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 import spec_check
+from files import write_atomic
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -875,9 +876,7 @@ def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta
                             "criteria": probes["criteria"]}
         record["examples"] = record["examples"] + probes["result"]["examples"]
         write_chart(probes["result"], files["chart_probes"])
-    tmp = files["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(files["json"])
+    write_atomic(files["json"], json.dumps(record, ensure_ascii=False, indent=1))
     write_chart(result, files["chart"])
     write_html(result, criteria, compared, meta, files["html"], files["chart"].name, recall=recall, probes=probes)
     return files

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import typer
 
+from files import write_atomic
+
 try:
     import fcntl  # the lock that tells a running export's work folder from a killed one's
 except ImportError:  # Windows
@@ -535,7 +537,7 @@ def copy_manual(work: Path, data_dir: Path) -> list[Path]:
         manifest = {"search_index": {"file": MANUAL[0], "blocks_sha256": meta.get("blocks_sha256"),
                                      "passages": meta.get("passages"), "format": meta.get("format")},
                     "data_dir": str(data_dir)}
-        atomic_write(work / MANUAL[2], json.dumps(manifest, indent=2) + "\n")
+        write_atomic(work / MANUAL[2], json.dumps(manifest, indent=2) + "\n")
         copied.append(work / MANUAL[2])
     return copied
 
@@ -548,12 +550,12 @@ def write_beside(out: Path, run_dir: Path, cfg, merged: Path, files: dict[str, P
     template = json.loads((merged / "tokenizer_config.json").read_text()).get("chat_template") or \
         ((merged / "chat_template.jinja").read_text() if (merged / "chat_template.jinja").is_file() else "")
     first = files.get("q4_k_m") or next(iter(files.values()))
-    atomic_write(out / "Modelfile", ollama_modelfile(first.name, template))
+    write_atomic(out / "Modelfile", ollama_modelfile(first.name, template))
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    atomic_write(out / "README.md", model_card(cfg, files, summary, report))
+    write_atomic(out / "README.md", model_card(cfg, files, summary, report))
     sums = "".join(f"{sha256(p)}  {p.name}\n" for p in [*files.values(), *manual])
-    atomic_write(out / "SHA256SUMS", sums)
+    write_atomic(out / "SHA256SUMS", sums)
 
 
 def ollama_modelfile(gguf_name: str, template: str) -> str:
@@ -618,12 +620,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def push(out: Path, repo: str, dry_run: bool) -> None:

@@ -22,6 +22,7 @@ Nothing here touches the network unless model.base names a hub model (config.off
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import random
@@ -35,6 +36,7 @@ from pathlib import Path
 import typer
 
 from config import TASKS, ConfigError, KitConfig, load_config, offline_unless_hub, save_config
+from files import write_atomic
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
@@ -193,7 +195,7 @@ def main(
     # ---------------------------------------------------------------- save
     # load_best_model_at_end has put the best checkpoint's weights back into the model.
     adapter_dir = run_dir / "adapter"
-    tmp = run_dir / "adapter.tmp"
+    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix="adapter.", suffix=".tmp"))  # renamed when whole
     try:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -326,7 +328,6 @@ def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cud
                   callbacks=(), recall_rows=()):
     """TRL's SFTTrainer over prompt/completion rows, the same on both paths. With recall rows, every
     evaluation scores both sets (eval_val_loss, eval_recall_loss); train.select_on picks the best."""
-    import torch
     from datasets import Dataset
     from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
@@ -619,12 +620,11 @@ class RunLog:
         # summary and plot cover the whole run. A fresh run (step 0) starts a new file.
         self.rows = [row for row in self.read_rows(self.path) if row["step"] <= resumed_step]
         self.evals = [row for row in self.rows if row["eval_loss"] is not None or row["recall_loss"] is not None]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.FIELDS)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        tmp.replace(self.path)
+        kept = io.StringIO(newline="")
+        writer = csv.DictWriter(kept, fieldnames=self.FIELDS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(self.path, kept.getvalue())
         self.file = self.path.open("a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=self.FIELDS)
         from tqdm.auto import tqdm
@@ -738,9 +738,7 @@ def library_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -607,6 +607,8 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     texts = {"blocks.jsonl": jsonl_text(records), "pages.jsonl": jsonl_text(pages),
              "errors.txt": "".join(f"{e}\n" for e in result.errors)}
     try:
+        from files import write_together  # temp names of their own, then all renamed
+
         write_together(out_dir, texts)
     except OSError as err:
         need = sum(len(t.encode("utf-8", "backslashreplace")) for t in texts.values())
@@ -686,42 +688,3 @@ def size_text(n: int) -> str:
 
 def jsonl_text(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
-def write_together(out_dir: Path, texts: dict[str, str]) -> None:
-    """Every file to a temp name first, then all renamed: a failed write (a full disk) leaves the
-    folder as it was, with no half file and no new blocks.jsonl beside an old pages.jsonl."""
-    import os
-    import tempfile
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[Path] = []
-    try:
-        for name, text in texts.items():
-            # A temp name of this run's own (`blocks.jsonl.k2x9a1.tmp`): with one fixed name, two
-            # runs into the same --out wrote into, or renamed away, the file the other was writing.
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f"{name}.", suffix=".tmp")
-            staged.append(Path(tmp))
-            write_text(fd, text)
-    except BaseException:
-        for tmp in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, name in zip(staged, texts):
-        os.replace(tmp, out_dir / name)
-
-
-def write_text(fd: int, text: str) -> None:
-    import os
-
-    with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
-        # mkstemp makes the file 0600; the output gets the mode any new file gets here (umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            os.fchmod(f.fileno(), 0o666 & ~umask)
-        except OSError:  # a filesystem without modes (vfat, SMB) may refuse it; the text is what counts
-            pass
-        # backslashreplace: a lone surrogate (a broken PDF text layer) becomes `\udcXX`, which inside a
-        # JSON string is that same character again, where strict UTF-8 would stop the whole run.
-        f.write(text)

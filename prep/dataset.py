@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import TASKS, DataConfig
+from files import write_atomic
 from prep import gates, tasks
 
 PREFIX = {t: f"[{t.upper()}]" for t in TASKS}
@@ -153,9 +154,9 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     report["recall_rows"] = {t: sum(r["meta"]["task"] == t for r in recall) for t in TASKS}
     report["context"] = context_report(context, train_examples) if index else None
     report["numbers"] = numbers_report(blocks, blocks_path.with_name("pages.jsonl"), spec, rejected)
-    atomic_write(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    atomic_write(out_dir / "qa_report.md", report_markdown(report))
-    atomic_write(out_dir / "README.md", dataset_card(report, data))
+    write_atomic(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out_dir / "qa_report.md", report_markdown(report))
+    write_atomic(out_dir / "README.md", dataset_card(report, data))
     return DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()}, out_dir,
                          report["context"])
 
@@ -532,23 +533,4 @@ own use in their workshop; do not redistribute it.
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """A temp file renamed into place; removed again when the write fails (a full disk), so a
-    failed run leaves the file as it was and no half file beside it."""
-    import os
-    import tempfile
-
-    from prep.blocks import write_text
-
-    # A temp name of this run's own (`hf_train.jsonl.k2x9a1.tmp`): with one fixed name, two runs
-    # into the same --out wrote into, or renamed away, the file the other was writing.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-    try:
-        write_text(fd, text)  # prep/blocks.py's: the umask's mode, lone surrogates escaped
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows))

@@ -106,11 +106,9 @@ def cached_scan(cache_dir: Path, key: str) -> dict | None:
 
 
 def store_scan(cache_dir: Path, key: str, scan: dict) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(scan, f)
-    os.replace(tmp, cache_dir / f"{key}.json")
+    from files import write_atomic  # a killed scan leaves no half entry: caches survive a kill
+
+    write_atomic(cache_dir / f"{key}.json", json.dumps(scan))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,13 +242,10 @@ def build_index(blocks_path: Path, out_path: Path) -> dict:
             "blocks_sha256": hashlib.sha256(raw).hexdigest(), "blocks": str(len(blocks)),
             "passages": str(len(found)), "pages": str(len({(p.source_path, p.page) for p in found})),
             "tokenizer": TOKENIZER}
+    from files import temp_beside
+
     # A temp name of this run's own: two prep runs into one folder must not build into one file.
-    fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f"{out_path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the index unreadable to other users
+    tmp = temp_beside(out_path)
     con = sqlite3.connect(tmp)
     try:
         # No rollback journal: a build that fails is deleted whole, and no `-journal` file is left.

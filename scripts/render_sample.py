@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from sample_manual import manual  # noqa: E402  (the manual lives beside scripts/, not installed)
+from files import write_atomic  # noqa: E402
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {False: FONT_DIR / "DejaVuSans.ttf", True: FONT_DIR / "DejaVuSans-Bold.ttf"}
@@ -819,9 +820,7 @@ def main(argv=None):
 
     document = {"vehicle": manual.VEHICLE, "pages": truth}
     truth_file = args.truth or truth_path(out)
-    tmp = truth_file.with_name(truth_file.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(truth_file)
+    write_atomic(truth_file, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     print(f"rendered {len(truth)} pages to {out}")
 
 

@@ -8,29 +8,13 @@ run really OCRs.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples" / "e30-m3"
-sys.path.insert(0, str(ROOT))
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: needs a CUDA GPU and unsloth; skipped elsewhere (tests/test_gpu.py)")
-
-
-def run(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return done
+from tests.helpers import ROOT, run
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +89,6 @@ def exported(trained_run) -> dict:
             "log": done.stdout + done.stderr}
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 @pytest.fixture
 def tmpfs(tmp_path):
     """mount(name, size, read_only) -> a folder on a fresh tmpfs, or None where mount is refused
@@ -129,8 +109,3 @@ def tmpfs(tmp_path):
     yield mount
     for where in mounted:
         subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def claim_free(monkeypatch, free: int) -> None:
-    """The space checks read free space through shutil.disk_usage: make it read `free` bytes."""
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))

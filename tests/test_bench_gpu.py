@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ROOT
+from tests.helpers import ROOT
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama, worker
 
 TINY = dict(vocab_size=0, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,

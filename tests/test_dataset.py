@@ -4,7 +4,8 @@ import json
 import re
 
 import pytest
-from conftest import read_jsonl, run
+
+from tests.helpers import read_jsonl, run
 
 from config import DataConfig
 from prep import gates

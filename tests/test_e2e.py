@@ -3,7 +3,11 @@ render → prep → train (a few real CPU steps) → export q4_k_m → serve.py 
 
 import json
 
-from conftest import read_jsonl, run
+import pytest
+
+from tests.helpers import read_jsonl, run
+
+pytestmark = pytest.mark.slow
 
 
 def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, exported):

@@ -4,13 +4,10 @@ on three rows with the embedded base model (SmolLM2-135M Q4_1 from the llm-smoll
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import evaluate as ev  # noqa: E402
 import spec_check  # noqa: E402

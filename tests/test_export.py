@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, claim_free, run
+
+from tests.helpers import ROOT, claim_free, run
 from typer.testing import CliRunner
 
 import export

@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import claim_free
 from typer.testing import CliRunner
 
+from files import write_atomic
 from prep.__main__ import app
 from prep.blocks import build_blocks
-from prep.dataset import atomic_write
+from tests.helpers import ROOT, claim_free
 
-ROOT = Path(__file__).resolve().parents[1]
 SCAN = "17 - Cooling System/17-06.png"  # 3.4 KB of blocks: with the sheet, more than a 4 KiB disk holds
 SHEET = "Kestrel-K2-techspec.html"       # read without OCR
 
@@ -311,7 +310,7 @@ def test_two_runs_into_one_out_keep_to_their_own_temp_files(sheet_only, tmp_path
 
 
 def test_two_dataset_writes_into_one_file_keep_to_their_own_temp_files(tmp_path, monkeypatch):
-    # The same for the dataset's files (atomic_write): the second write lands between the first's
+    # The same for the dataset's files (files.write_atomic): the second write lands between the first's
     # write and its rename; the first then renames its own whole file, last.
     path = tmp_path / "hf_train.jsonl"
     real_replace, second = os.replace, []
@@ -319,10 +318,10 @@ def test_two_dataset_writes_into_one_file_keep_to_their_own_temp_files(tmp_path,
     def replace(src, dst):
         if not second:
             second.append("running")  # its own rename goes straight through
-            atomic_write(path, '{"second": true}\n')
+            write_atomic(path, '{"second": true}\n')
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
-    atomic_write(path, '{"first": true}\n')
+    write_atomic(path, '{"first": true}\n')
     assert path.read_text() == '{"first": true}\n'
     assert list(tmp_path.iterdir()) == [path]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run
+from tests.helpers import ROOT, run
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama
 
 

@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from conftest import read_jsonl
+
+from tests.helpers import read_jsonl
 
 from config import DataConfig
 from grounding import HEADER, K, strip_cite

@@ -12,7 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.helpers import ROOT
 
 from scripts.check_install import problems
 

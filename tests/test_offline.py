@@ -17,7 +17,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, read_jsonl
+
+from tests.helpers import ROOT, read_jsonl
+
+pytestmark = pytest.mark.slow
 
 GUARD = '''
 import os, sys, traceback

@@ -7,13 +7,12 @@ copyrighted) into a temporary folder and read once, with a session-scoped OCR ca
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
 from prep.blocks import build_blocks
 
-SAMPLES = Path(__file__).parents[1].parent / "shared/samples/e30-m3"
+from tests.helpers import SAMPLES
 PAGES = [
     "00 - Torque Specs/11-04.jpg",
     "34 - Brakes/34-15.jpg",

@@ -10,7 +10,6 @@ here from the page images.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from prep import ocr
 from prep.blocks import build_blocks
 
-SAMPLES = Path(__file__).parents[1].parent / "shared/samples/e30-m3"
+from tests.helpers import SAMPLES
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 # (label, value): the label gives tesseract a line to read, the value is what is checked
 LINES = [("Tightening torque", "31 Nm"), ("Gap", "2.9 mm"), ("Screw", "M8"), ("Transmission", "A5S 310Z"),

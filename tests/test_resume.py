@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
+
+from tests.helpers import ROOT, run
+
+pytestmark = pytest.mark.slow
 
 
 def qa(i: int) -> str:

@@ -22,12 +22,10 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import config as kit_config  # noqa: E402  (the name `config` is the YAML path in tests)
-import grounding  # noqa: E402
-import serve  # noqa: E402
+import config as kit_config  # (the name `config` is the YAML path in tests)
+import grounding
+import serve
+from tests.helpers import ROOT
 import spec_check  # noqa: E402
 
 CTX = 1024

@@ -1,13 +1,8 @@
 """The spec checker on its own: no model, a hand-written index in the format prep writes."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-# The repo root holds the stage scripts; pytest puts only tests/ on the path when run as `pytest`.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import spec_check  # noqa: E402
 

@@ -11,7 +11,6 @@ a hand-read list of every value printed in those pages' text.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -310,8 +309,7 @@ def truth_pages(tmp_path_factory):
 
 @pytestmark_real
 def test_truth_values_are_covered_at_the_measured_rate(truth_pages):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from numeric_coverage import coverage
+    from scripts.numeric_coverage import coverage
 
     truth, index = truth_pages
     report = coverage(truth, index, [])
@@ -327,8 +325,7 @@ def test_truth_values_are_covered_at_the_measured_rate(truth_pages):
 
 @pytestmark_real
 def test_no_fact_from_these_pages_has_a_number_the_page_does_not_print(truth_pages):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from numeric_coverage import coverage
+    from scripts.numeric_coverage import coverage
 
     truth, index = truth_pages
     unlisted = coverage(truth, index, [])["unlisted"]
@@ -340,7 +337,7 @@ def test_no_fact_from_these_pages_has_a_number_the_page_does_not_print(truth_pag
 # ------------------------------------------------------------------ the coverage script, through its command line
 
 def test_coverage_script_counts_covered_missed_and_unlisted_values(tmp_path):
-    from conftest import run
+    from tests.helpers import run
 
     truth = {"about": "", "pages": [{"file": "34 - Brakes/34-15.jpg", "page": "34-15", "facts": [
         {"value": "– 0.35", "unit": "bar", "for": "minimum engine vacuum", "condition": "from 3,000 rpm",

@@ -27,7 +27,7 @@ from prep import gates
 from prep.blocks import build_blocks
 from prep.tasks import spec_examples
 
-SAMPLES = Path(__file__).parents[1].parent / "shared/samples/e30-m3"
+from tests.helpers import SAMPLES
 E30_TRUTH = json.loads((Path(__file__).parent / "truth/e30_torque.json").read_text())["pages"]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests.helpers import ROOT
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama
 
 USER = "[SPEC] I need the tightening torque for the clutch housing to crankcase, M8 screw: what does the manual say?"
