@@ -38,8 +38,6 @@ class DataConfig(Section):
     """Training questions per fact, each phrased differently (validation gets one, phrased apart)."""
     oversample_cap: float = Field(3.0, ge=1)
     """Task balance in train only: a rare task is repeated at most this many times."""
-    min_answer_chars: int = 2
-    max_answer_chars: int = 1500
     context_fraction: float = Field(0.5, ge=0, le=1)
     """Share of training examples that carry the manual's lines a search finds for their question
     (grounding.py's layout: the right passage among others), their answer citing the page: how the

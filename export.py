@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -81,7 +82,8 @@ def main(
     run_dir: Path = typer.Argument(..., help="A train_unsloth.py run folder (holds adapter/ and resolved_config.yaml)."),
     quant: list[str] = typer.Option(None, "--quant", "-q", help=f"Repeatable; one of {', '.join(QUANTS)}. Default: the config's export.quants."),
     out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/gguf)."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check each GGUF against the merged model."),
+    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
+                                          help="Check each GGUF against the merged model. Default: the config's export.verify."),
     push_to_hub: str = typer.Option(None, "--push-to-hub", help="Upload the folder to this Hugging Face repo."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --push-to-hub: list what would be uploaded."),
 ) -> None:
@@ -92,7 +94,7 @@ def main(
         raise typer.Exit(err.code)
 
 
-def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bool,
+def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bool | None,
            push_to_hub: str | None = None, dry_run: bool = False, timings: dict | None = None) -> Path:
     """The whole export; `timings` (if given) receives the seconds of each step and quant."""
     # ---------------------------------------------------------------- check inputs before any work
@@ -105,6 +107,7 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
     except ConfigError as err:
         raise ExportError(str(err)) from None
     quants = [q.lower() for q in (quants or cfg.export.quants)]
+    verify = cfg.export.verify if verify is None else verify
     unknown = [q for q in quants if q not in QUANTS]
     if unknown:
         raise ExportError(f"unknown quant type {unknown[0]!r}; choose from {', '.join(QUANTS)}")
