@@ -241,9 +241,10 @@ def passages_by_block(blocks: list[dict]) -> dict[str, list]:
 
 
 def answer_lines(ex: tasks.Example, own_passages: dict[str, list]) -> list:
-    """The passages of the example's own blocks that hold its answer. SPEC: the rows that print
-    every value (a stage on a row of its own adds that row), the part's own row first; the other
-    tasks: the passage sharing most words with the answer. [] when none holds it."""
+    """The passages of the example's own blocks that hold its answer. SPEC: the fact's one-line
+    passage, else the rows that print every value (a stage on a row of its own adds that row), the
+    part's own row first; the other tasks: the passage sharing most words with the answer. [] when
+    none holds it."""
     own = [p for b in ex.blocks for p in own_passages.get(b["id"], [])]
     if not own:
         return []
@@ -252,6 +253,11 @@ def answer_lines(ex: tasks.Example, own_passages: dict[str, list]) -> list:
         said = words(ex.answer)
         best = max(own, key=lambda p: len(said & words(p.line)))
         return [best] if said & words(best.line) else []
+    # The fact's own one-line passage (prep/search_index.py's fact_passages): its answer, copied.
+    answer = " / ".join(line.strip() for line in ex.answer.splitlines() if line.strip())
+    fact = [p for p in own if p.kind == "spec-fact" and p.line.endswith(f" · {answer}")]
+    if fact:
+        return fact[:1]
     values = [f["value"] for f in ex.spec["facts"] if f["value"]]
     part = words(f"{ex.spec.get('component') or ''} {ex.spec.get('variant') or ''}")
     chosen: list = []

@@ -6,7 +6,9 @@
 
 One passage per paragraph, step list, note, wiring fact and table row. A table row carries its page
 label, its table's title and header and the part it belongs to, cell for cell, so the line stands
-alone: `11-4 · 11 13 Oil Sump · Oil drain plug · K20, K25 · M14x1.5 · 35 Nm (26 ft-lb)`. Each
+alone: `11-4 · 11 13 Oil Sump · Oil drain plug · K20, K25 · M14x1.5 · 35 Nm (26 ft-lb)`. And one
+passage per SPEC fact as prep reads it, every stage and variant on one line (fact_passages):
+`11-4 · 11 12 Cylinder Head and Cover · Cylinder head bolts · K20, M10: stage 1: torque 35 Nm; …`. Each
 passage keeps its source file, page, page label, section and block id, and `line`: the manual's own
 words as a mechanic would quote them (serve.py shows it under an answer).
 
@@ -31,7 +33,7 @@ from pathlib import Path
 
 INDEX_NAME = "search_index.sqlite"
 # Bump when the passages, the columns or the tokenizer change: an older index is refused, not misread.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the one-line SPEC facts (fact_passages)
 # Porter stemming: "bolts" finds "bolt", "removing" finds "remove" (the operation titles say
 # REMOVING AND INSTALLING, the questions "remove and install"). remove_diacritics: `coupé` = `coupe`.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -42,7 +44,7 @@ TEXT_KINDS = ("paragraph", "steps", "note", "list")
 @dataclass
 class Passage:
     block_id: str
-    kind: str          # table-row, steps, paragraph, note, list, wiring
+    kind: str          # table-row, spec-fact, steps, paragraph, note, list, wiring
     source_path: str
     page: int | None
     page_label: str | None
@@ -76,7 +78,7 @@ def passages(blocks: list[dict]) -> list[Passage]:
             passage = text_passage(block)
             if passage:
                 out.append(passage)
-    return out
+    return out + fact_passages(blocks)
 
 
 def chapter(src: dict) -> str:
@@ -213,7 +215,6 @@ def text_passage(block: dict) -> Passage | None:
     whose two OCR readings disagree is shown as `(unread)`, as in tables."""
     fields = block.get("fields") or {}
     ctx = block.get("context") or {}
-    src = block["source"]
     if block["kind"] == "steps" and fields.get("steps"):
         body = " ".join(s.strip() for s in fields["steps"])
     else:
@@ -223,9 +224,42 @@ def text_passage(block: dict) -> Passage | None:
         return None
     if block["kind"] == "note" and fields.get("label") and fields["label"] != "Footnote":
         body = f"{fields['label'].rstrip(':!')}: {body}"
+    return make(block, block["kind"], text_section(block), [body], [ctx.get("subhead") or ""])
+
+
+def text_section(block: dict) -> str:
+    ctx = block.get("context") or {}
     operation = " ".join(x for x in (ctx.get("operation"), (ctx.get("operation_title") or "").capitalize()) if x)
-    section = operation or (ctx.get("symptom") or "").capitalize() or chapter(src)
-    return make(block, block["kind"], section, [body], [ctx.get("subhead") or ""])
+    return operation or (ctx.get("symptom") or "").capitalize() or chapter(block["source"])
+
+
+def fact_passages(blocks: list[dict]) -> list[Passage]:
+    """One passage per SPEC fact as prep reads and teaches it (prep/tasks.py's answer, the same
+    text): the part, and every variant and stage of it on one line, where the table prints a stage
+    or a variant per row: `21-1 · 21 11 Bell housing · Clutch housing to crankcase · M8: 27 Nm`,
+    `11-4 · … · Cylinder head bolts · K20, M10: stage 1: torque 35 Nm; stage 2: torque angle 80°`.
+    The rows stay passages of their own; a question for the whole fact finds this line, and a small
+    model answers it by copying one line rather than by assembling three. Its numbers are the read-
+    twice numbers the spec index holds (a doubtful one leaves its fact out, so no line either)."""
+    import random
+
+    from prep.tasks import spec_examples
+
+    by_id = {b["id"]: b for b in blocks}
+    out, seen = [], set()
+    for fact in spec_examples(blocks, lambda group: "train", 1, random.Random(0)).answers:
+        block = by_id[fact["block"]]
+        if block.get("page_kind") in SKIP_PAGE_KINDS:
+            continue
+        title = " ".join(((block.get("fields") or {}).get("title") or "").split()) if block["kind"] == "table" else ""
+        part = " ".join(x for x in (fact["component"], fact["condition"]) if x)
+        answer = " / ".join(line.strip() for line in fact["answer"].splitlines() if line.strip())
+        passage = make(block, "spec-fact", title or text_section(block), [part, answer],
+                       [(block.get("fields") or {}).get("page_title") or "", "specification"])
+        if (passage.block_id, passage.line) not in seen:
+            seen.add((passage.block_id, passage.line))
+            out.append(passage)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

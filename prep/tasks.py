@@ -181,13 +181,15 @@ class SpecResult:
     index: list[dict]        # every fact with its page: data/spec_index.jsonl
     left_out: list[dict]     # rows and values not taught, each with its page and why
     coverage: dict           # per page kind: value rows seen on the pages, rows turned into facts
+    answers: list[dict] = field(default_factory=list)
+    """Each SPEC answer once, with its part and block: the search index's one-line facts."""
 
 
 def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> SpecResult:
     """SPEC examples, the spec index and what was left out, from tables and values in text. A part
     with several variants (engines, screw sizes) is asked once without naming one, answered with
     every variant, and once per variant."""
-    examples, index, left_out = [], [], []
+    examples, index, left_out, answers = [], [], [], []
     coverage: dict[str, dict[str, int]] = {}
     header_variants: dict[str, list[str]] = {}
     page_text: dict[str, list[str]] = {}
@@ -234,6 +236,7 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                      "component": sentence_case(component or "") + where,
                      "variant": variant_text + (f" {condition}" if condition else "")}
             sources = [block] + (unit_blocks if any(f.get("unit_printed") == "page" for f in group) else [])
+            answers.append({"block": block["id"], "component": component, "condition": condition, "answer": answer})
             for i, question in enumerate(phrasings("spec", slots, split_of(group_key), count, rng)):
                 examples.append(Example("spec", question, answer, fact_id, sources, group_key,
                                         spec={"component": component, "variant": group[0]["variant"], "facts": group},
@@ -269,7 +272,7 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                     f"{g[0]['variant'] or 'All'}: {spec_answer(g)}" for g in variant_groups)
                 ask(component, condition, "", all_facts, answer, f"spec|{src['path']}|{component}|*|{condition or ''}",
                     staged)
-    return SpecResult(examples, index, left_out, coverage)
+    return SpecResult(examples, index, left_out, coverage, answers)
 
 
 def value_rows(block: dict) -> int:

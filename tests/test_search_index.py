@@ -59,6 +59,26 @@ def test_a_stage_row_carries_its_part_and_variant(index):
                and line.endswith("torque · 20 Nm") for line in lines), lines
 
 
+def test_a_staged_fact_is_one_line_with_every_stage(index):
+    # 11-4 (sample_manual/manual.py): `Engine K20, bolts with 12-point head | K20 | M10`, then the
+    # stages torque 35 Nm, torque angle 80°, torque angle 80°: one line holds all three, in order,
+    # worded as prep's SPEC answer, which is what a grounded answer copies.
+    hits = index.search("[SPEC] What is the tightening torque (all stages) for the cylinder head bolts for the "
+                        "K20 engine, M10 screw?", k=4)
+    facts = [h for h in hits if h.kind == "spec-fact"]
+    assert facts and facts[0].page_label == "11-4"
+    assert facts[0].line == ("11-4 · 11 12 Cylinder Head and Cover · Cylinder head bolts · "
+                             "K20, M10: stage 1: torque 35 Nm; stage 2: torque angle 80°; stage 3: torque angle 80°")
+
+
+def test_a_part_with_variants_has_a_line_per_variant_and_one_for_all(index):
+    lines = {h.line for h in index.search("camshaft sprocket bolt tightening torque", k=10) if h.kind == "spec-fact"}
+    head = "11-4 · 11 31 Camshaft Drive · Camshaft sprocket bolt · "
+    assert head + "K20, M10: 65 Nm" in lines
+    assert head + "K25, M12: stage 1: torque 20 Nm; stage 2: torque angle 60°" in lines
+    assert head + "K20, M10: 65 Nm / K25, M12: stage 1: torque 20 Nm; stage 2: torque angle 60°" in lines
+
+
 def test_index_and_foreign_pages_are_left_out(index):
     assert index.search("ELENCO DELLE PROVE RAPIDE", k=5) == []
     assert not any(h.page_label == "34-0" for h in index.search("Front brake discs remove and install", k=10))
