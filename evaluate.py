@@ -52,6 +52,7 @@ import typer
 
 import spec_check
 from files import write_atomic
+from grounding import NOT_COVERED
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -122,6 +123,7 @@ class Row:
     meta: dict
     set: str = "val"          # "val": prep's held-out pages; "recall": trained facts in unseen wording; "probes"
     grounding: str = "off"    # "context": the user turn carries the manual's lines (grounding.py)
+    refused: bool = False     # context: the lines do not cover the question; answered NOT_COVERED, model not asked
     in_top3: bool | None = None   # with lines: the row's own page among the index's top 3
 
 
@@ -164,19 +166,22 @@ def asked(user_turn: str) -> str:
     return user_turn.rsplit("\n\n", 1)[-1] if user_turn.startswith(HEADER) else user_turn
 
 
-def with_lines(rows: list[Row], index) -> list[Row]:
+def with_lines(rows: list[Row], index, share=None) -> list[Row]:
     """Each row asked as serve.py asks it: grounding.py's layout, the index's top K lines for the
-    question before the user turn; and whether the row's own page is among the top 3."""
+    question before the user turn, or, where they do not cover it, serve's NOT_COVERED without the
+    model; and whether the row's own page is among the top 3."""
     from dataclasses import replace
 
-    from grounding import K, grounded_turn
+    from grounding import COVERED_SHARE, K, covered_share, grounded_turn
 
+    share = share or covered_share   # (index, question, hits) -> the share the best line holds
     out = []
     for row in rows:
         hits = index.search(row.question, k=K)
         page = (row.meta.get("source_path"), row.meta.get("page"))
         turn = grounded_turn(row.messages[-1]["content"], hits)
         out.append(replace(row, messages=[*row.messages[:-1], {"role": "user", "content": turn}], grounding="context",
+                           refused=share(index, row.question, hits) < COVERED_SHARE,
                            in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in hits[:3]]))
     return out
 
@@ -498,12 +503,15 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
             spent: Counter = Counter()
             for row in rows:
                 asked_at = time.perf_counter()
-                text = answer(row.messages)
+                if row.refused:   # serve.py answers this at once, the model is not asked
+                    text, timing = NOT_COVERED, {}
+                else:
+                    text, timing = answer(row.messages), getattr(answer, "timing", {})
                 spent[row.grounding] += time.perf_counter() - asked_at
                 examples.append({
                     "model": column(c.name, row.grounding), "set": row.set, "task": row.task,
                     "question": row.messages[-1]["content"], "reference": row.reference, "answer": text,
-                    "scores": score(row, text, facts), **getattr(answer, "timing", {}),
+                    "scores": score(row, text, facts), **timing, "refused_unasked": row.refused,
                     "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id", "probe")},
                 })
                 progress.advance(bar)

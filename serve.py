@@ -287,17 +287,6 @@ def load_spec_facts(s: Settings) -> list[spec_check.SpecFact] | None:
 
 SEARCH_INDEX = "search_index.sqlite"   # prep/search_index.py's INDEX_NAME, without importing prep for --help
 MANIFEST = "manual.json"                # export.py: which manual the model beside it was exported with
-# A question is covered when the best of the K passages holds at least this share of its search
-# terms, each weighted by its rarity in the index (idf). Measured (docs/serving.md) on the
-# hf_val + hf_recall questions of the sample manual and the E30 pages against 16 questions about
-# parts neither holds: at 0.5, 149/150 and 157/157 questions pass and 15/16 probes are refused on
-# each manual. A share, unlike a bm25 score, reads the same on a manual of any size.
-COVERED_SHARE = 0.5
-NOT_COVERED = ("The manual pages I have do not cover this: nothing in them matches the question, so "
-               "there is no value from the manual to give. Check the part's name, or look it up in the "
-               "printed manual.")
-
-
 def find_search_index(s: Settings) -> Path | None:
     """The search index to ground answers in, or None (one line saying why) when grounding is off
     or none is usable. A corrupt index is an error (exit 2): it must be rebuilt, not skipped."""
@@ -369,36 +358,11 @@ def search(s: Settings, question: str) -> Found | None:
     index = open_index(s.search_index)
     try:
         hits = index.search(question, grounding.K)
-        share = covered_share(index, question, hits)
+        share = grounding.covered_share(index, question, hits)
     finally:
         index.close()
-    covered = share >= COVERED_SHARE
+    covered = share >= grounding.COVERED_SHARE
     return Found(hits if covered else [], covered, share)
-
-
-def covered_share(index, question: str, hits: list) -> float:
-    """The largest share of the question's search terms one passage holds, each term weighted by
-    its idf in this index: `torque` (on every torque row) counts little, `wastegate` (on none) much.
-    A question about a part the manual never names keeps its rarest words unmatched."""
-    import math
-
-    from prep.search_index import query_terms
-
-    terms = query_terms(question)
-    if not terms or not hits:
-        return 0.0
-    n = int(index.meta.get("passages") or 1)
-    weight = {}
-    for term in terms:
-        df = index.con.execute("SELECT count(*) FROM passages WHERE passages MATCH ?", (f'"{term}"',)).fetchone()[0]
-        weight[term] = math.log((n + 1) / (df + 0.5))
-    best = 0.0
-    for hit in hits:
-        held = sum(w for term, w in weight.items() if index.con.execute(
-            "SELECT 1 FROM passages WHERE passages MATCH ? AND block_id = ? AND line = ? LIMIT 1",
-            (f'"{term}"', hit.block_id, hit.line)).fetchone())
-        best = max(best, held / sum(weight.values()))
-    return best
 
 
 def grounded_user(mode: str, found: Found | None, user: str) -> str:
@@ -583,8 +547,8 @@ def ask(model: ModelArg,
     found = search(s, question)
     stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
     if refused(s.grounding, found):
-        stream(NOT_COVERED)
-        answer = Answer(NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+        stream(grounding.NOT_COVERED)
+        answer = Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
     else:
         user = grounded_user(s.grounding, found, user_turn(question, task))
         try:
@@ -715,8 +679,8 @@ def chat(model: ModelArg, task: TaskOpt = None,
         user = user_turn(text, task)
         found = search(s, text)
         if refused(s.grounding, found):
-            print(f"bot> {NOT_COVERED}")
-            history += [{"role": "user", "content": user}, {"role": "assistant", "content": NOT_COVERED}]
+            print(f"bot> {grounding.NOT_COVERED}")
+            history += [{"role": "user", "content": user}, {"role": "assistant", "content": grounding.NOT_COVERED}]
             continue
         try:
             # history keeps each question without its manual lines: only the newest carries them
@@ -1027,8 +991,8 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
             if refused(s.grounding, found):
                 # nothing in the manual on it: the model is not asked, nor its lock waited for
                 def say(on_text: Callable[[str], None]) -> Answer:
-                    on_text(NOT_COVERED)
-                    return Answer(NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+                    on_text(grounding.NOT_COVERED)
+                    return Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
                 if options.stream:
                     self.stream_answer(completion_id, say, question, found, extra)
                 else:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import evaluate as ev  # noqa: E402
-import spec_check  # noqa: E402
+import evaluate as ev
+import grounding
+import spec_check
 
 # -----------------------------------------------------------------------------
 # the normaliser: SPEC exact match
@@ -289,6 +290,9 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
 # -----------------------------------------------------------------------------
 # with the manual's lines (issue 15): scored after the cite, the cite and the search on their own
 
+COVERS = lambda index, question, hits: 1.0  # noqa: E731  (every question covered: the layout alone is tested)
+
+
 class FakeIndex:
     """Index.search's shape: the drain plug's row of 11-4 and a row of another page."""
 
@@ -305,7 +309,7 @@ def test_grounded_rows_are_scored_after_their_cite():
     row = ev.Row("spec", [{"role": "user", "content": "[SPEC] Tightening torque for the oil drain plug?"}],
                  "Tightening torque for the oil drain plug?", "35 Nm (26 ft-lb)",
                  {"source_path": "11-04.png", "page": 1, "page_label": "11-4"})
-    (grounded,) = ev.with_lines([row], FakeIndex())
+    (grounded,) = ev.with_lines([row], FakeIndex(), share=COVERS)
     turn = grounded.messages[-1]["content"]
     assert turn.startswith("Manual lines:\n[41-12] ") and turn.endswith("\n\n[SPEC] Tightening torque for the oil drain plug?")
     assert grounded.in_top3 is True and grounded.grounding == "context"
@@ -323,9 +327,26 @@ def test_probes_count_invented_values(scripted):
     assert ev.score(probe, "The manual lines given do not cover this.", None) == {"invented": 0.0, "refused": 100.0}
     rows, held = ev.probe_rows(FakeIndex())
     assert len(rows) == len(ev.PROBES) and not held
-    rows = ev.with_lines(scripted["rows"][:1], FakeIndex()) + scripted["rows"][:1]
+    rows = ev.with_lines(scripted["rows"][:1], FakeIndex(), share=COVERS) + scripted["rows"][:1]
     models = [ev.Candidate("tuned", "gguf", "script", lambda: lambda messages: "35 Nm [11-4]")]
     result = ev.run_eval(rows, models, None, show_progress=False)
     assert [m["name"] for m in result["models"]] == ["tuned", "tuned + lines"]
     assert result["scores"]["tuned + lines"]["spec"]["cites_page"] == 0.0    # the row's page is p.png's "1"
     assert ev.comparisons(result)[0]["what"] == "tuned + lines − tuned, SPEC exact match"
+
+
+def test_a_question_the_lines_do_not_cover_is_answered_as_serve_does_without_the_model(scripted):
+    """serve.py refuses a question its lines do not cover without asking the model; evaluate.py
+    scores that same answer, so a probe's refusal is counted and nothing the model would say is."""
+    probe = ev.Row("spec", [{"role": "user", "content": "[SPEC] Glow plugs?"}], "Glow plugs?", "", {}, "probes")
+    (grounded,) = ev.with_lines([probe], FakeIndex(), share=lambda index, question, hits: 0.2)
+    assert grounded.refused
+
+    def never(messages):
+        raise AssertionError("the model was asked")
+
+    result = ev.run_eval([grounded], [ev.Candidate("tuned", "gguf", "script", lambda: never)], None,
+                         show_progress=False)
+    (example,) = result["examples"]
+    assert example["answer"] == grounding.NOT_COVERED and example["refused_unasked"]
+    assert example["scores"] == {"invented": 0.0, "refused": 100.0}

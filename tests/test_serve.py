@@ -702,11 +702,11 @@ def test_probe_is_refused_without_asking_the_model(cli, manual):
     result = cli("ask", GGUF, PROBE, "--task", "spec", "--json", *grounded_args(manual))
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["covered"] is False and out["sources"] == [] and out["answer"] == serve.NOT_COVERED
+    assert out["covered"] is False and out["sources"] == [] and out["answer"] == grounding.NOT_COVERED
     assert spec_check.find_quantities(out["answer"]) == [] and out["spec_check"] == []
     assert cli.seen == []                                    # no number could come from the model
     plain = cli("ask", GGUF, PROBE, *grounded_args(manual))
-    assert plain.stdout.strip() == serve.NOT_COVERED
+    assert plain.stdout.strip() == grounding.NOT_COVERED
 
 
 def test_cite_mode_keeps_the_prompt_and_lists_sources(cli, manual):
@@ -724,7 +724,7 @@ def test_chat_grounds_only_the_newest_turn(cli, manual):
     question = "What is the tightening torque for the flywheel to crankshaft?"
     result = cli("chat", GGUF, "--max-tokens", 16, *grounded_args(manual), input=f"{SPARK}\n{PROBE}\n{question}\n")
     assert result.exit_code == 0, result.output
-    assert "grounding context" in result.stdout and f"bot> {serve.NOT_COVERED}" in result.stdout
+    assert "grounding context" in result.stdout and f"bot> {grounding.NOT_COVERED}" in result.stdout
     assert result.stdout.count("source: 00-3 · ") >= 2
     first, last = cli.seen                                   # the probe never reached the model
     assert first[-1]["content"].startswith(grounding.HEADER)
@@ -779,9 +779,9 @@ def test_api_sources_reach_the_openai_client_stream_or_not(grounded_client):
     assert chunks[-1].model_extra["sources"] == sources
     assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])
     refused = grounded_client.chat.completions.create(model="any", messages=user(PROBE))
-    assert refused.choices[0].message.content == serve.NOT_COVERED and refused.model_extra["sources"] == []
+    assert refused.choices[0].message.content == grounding.NOT_COVERED and refused.model_extra["sources"] == []
     chunks = list(grounded_client.chat.completions.create(model="any", messages=user(PROBE), stream=True))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == serve.NOT_COVERED
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == grounding.NOT_COVERED
 
 
 # -----------------------------------------------------------------------------
