@@ -38,6 +38,9 @@ import typer
 
 import grounding
 import spec_check
+from config import ServeConfig
+
+DEFAULTS = ServeConfig()   # one home for serve's defaults: config.py's `serve:` section
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Offline chat with the fine-tuned service-manual model (llama.cpp).")
@@ -48,15 +51,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 @dataclass
 class Settings:
     """What one serve.py run uses: the kit config's `serve:` section (config.py, --config) with
-    the command's flags on top. Defaults here are the same as config.ServeConfig's."""
+    the command's flags on top. The defaults are config.ServeConfig's."""
     model: Path
-    ctx: int = 2048
+    ctx: int = DEFAULTS.ctx
     # prompt + answer must fit; 2048 holds a procedure and a few turns of history, and the KV
     # cache stays small on a laptop.
     threads: int = 0
     # 0 = the machine's physical cores: llama.cpp decode is memory-bound and hyper-threads slow it.
-    max_tokens: int = 256
-    temperature: float = 0.0
+    max_tokens: int = DEFAULTS.max_tokens
+    temperature: float = DEFAULTS.temperature
     # 0 = greedy: the same question gives the same answer at the bench, which a mechanic can trust.
     system: Optional[str] = None
     # None = the chat template's own default system turn: prep trains without a system message,
@@ -64,17 +67,17 @@ class Settings:
     spec_index: Optional[Path] = None
     data_dir: Path = Path("data")
     # where prep wrote spec_index.jsonl (config data.dir): the index looked up after the model's folder
-    grounding: str = "context"
+    grounding: str = DEFAULTS.grounding
     # context | cite | off (config serve.grounding): the manual's lines in the prompt and under the
     # answer, under the answer only, or neither
     search_index: Optional[Path] = None
     # search_index.sqlite from prep; None = beside the model, then data.dir
     folder: bool = False
     # the model was given as export.py's folder: the indexes are looked for there and nowhere else
-    request_timeout: float = 20.0
+    request_timeout: float = DEFAULTS.request_timeout
     # api: seconds a client has to send its whole request, and the longest one write to it may
     # block; an idle or half-sent connection then gets 408 and is closed, its thread freed.
-    max_connections: int = 32
+    max_connections: int = DEFAULTS.max_connections
     # api: connections served at once (each waits for the model on its own thread); the next one
     # gets 503 at once. A workshop has a handful of clients; 1,500 idle sockets made 1,500 threads.
 
