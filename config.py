@@ -17,6 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TASKS = ("spec", "procedure", "explanation", "wiring", "troubleshooting")
+# The training format: a user turn starts with its task's tag ("[SPEC] question"): prep writes it,
+# serve.py puts it before a question asked with --task, evaluate.py reads it.
+TAG = {task: f"[{task.upper()}]" for task in TASKS}
 EMBEDDED_BASE = "embedded:smollm2-135m"
 
 

@@ -51,14 +51,13 @@ from typing import Annotated, Callable, Optional
 import typer
 
 import spec_check
+from config import TAG, TASKS
 from files import write_atomic
 from grounding import NOT_COVERED
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
 
-# config.TASKS, spelled out here so that `--help` needs no pydantic import (as in serve.py)
-TASKS = ("spec", "procedure", "explanation", "wiring", "troubleshooting")
 TEXT_TASKS = ("procedure", "explanation", "wiring", "troubleshooting")
 STEP_TASKS = ("procedure", "troubleshooting")
 
@@ -193,7 +192,7 @@ def probe_rows(index) -> tuple[list[Row], list[str]]:
         if any(key in h.text.lower() for h in index.search(key, k=20)):
             held.append(key)
             continue
-        rows.append(Row("spec", [{"role": "user", "content": f"[SPEC] {question}"}], question, "",
+        rows.append(Row("spec", [{"role": "user", "content": f"{TAG['spec']} {question}"}], question, "",
                         {"probe": key}, "probes"))
     return rows, held
 

@@ -38,7 +38,7 @@ import typer
 
 import grounding
 import spec_check
-from config import ServeConfig
+from config import TAG, TASKS, ServeConfig
 
 DEFAULTS = ServeConfig()   # one home for serve's defaults: config.py's `serve:` section
 
@@ -125,20 +125,8 @@ class Grounding(str, Enum):
     off = "off"
 
 
-class Task(str, Enum):
-    # config.TASKS, spelled out here so that `--help` needs no pydantic import
-    spec = "spec"
-    procedure = "procedure"
-    explanation = "explanation"
-    wiring = "wiring"
-    troubleshooting = "troubleshooting"
-
-
-# The training format: the user turn starts with the task tag (prep writes "[SPEC] question").
-TASK_PREFIX = {
-    Task.spec: "[SPEC]", Task.procedure: "[PROCEDURE]", Task.explanation: "[EXPLANATION]",
-    Task.wiring: "[WIRING]", Task.troubleshooting: "[TROUBLESHOOTING]",
-}
+Task = Enum("Task", {task: task for task in TASKS}, type=str)   # --task's choices: config.TASKS
+TASK_PREFIX = {Task(task): tag for task, tag in TAG.items()}   # config.TAG: the training format
 
 
 def user_turn(question: str, task: Task | None) -> str:

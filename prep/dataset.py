@@ -29,11 +29,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import TASKS, DataConfig
+from config import TAG, TASKS, DataConfig
 from files import write_atomic
 from prep import gates, tasks
 
-PREFIX = {t: f"[{t.upper()}]" for t in TASKS}
 # Refusal rows per grounded row, SPEC only: enough that lines without the part are seen, few
 # enough that a model does not learn to refuse lines that hold it (docs/evaluation.md, Grounded).
 REFUSAL_SHARE = 0.1
@@ -205,7 +204,7 @@ def choose_val_groups(examples, fraction: float, seed: int) -> set[str]:
 def chat_row(ex: tasks.Example, split: str) -> dict:
     first = ex.blocks[0]["source"]
     return {
-        "messages": [{"role": "user", "content": f"{PREFIX[ex.task]} {ex.question}"},
+        "messages": [{"role": "user", "content": f"{TAG[ex.task]} {ex.question}"},
                      {"role": "assistant", "content": ex.answer}],
         "meta": {
             "task": ex.task, "split": split, "source_path": first["path"], "page": first.get("page"),
