@@ -428,6 +428,11 @@ def generate(model: Model, tokens: list[int], max_tokens: int, temperature: floa
     start = time.perf_counter()
     first = None
     pieces, finish = [], "length"
+    # Every answer from a fresh context: llama-cpp-python would evaluate only the part of the prompt
+    # after what the last request shared with it, and a prompt evaluated in other batches gives
+    # slightly other logits: the same question, asked twice through the API, got two greedy answers.
+    # The same question must give the same answer at the bench; a re-read prompt costs ~0.4 s here.
+    model.llm.reset()
     chunks = model.llm.create_completion(
         prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stream=True,
         stop=model.stop + list(stop), stopping_criteria=model.stopping_criteria)

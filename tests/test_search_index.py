@@ -48,8 +48,11 @@ def test_a_question_finds_the_manuals_row_first(index, question, page, words):
 
 
 def test_a_thread_table_row_carries_its_grades(index):
+    rows = [h.line for h in index.search("M8 8.8 10.9 12.9", k=30) if h.kind == "table-row"]
+    assert "00-2 · 00 Torque Specs · M8 · 8.8: 24 · 10.9: 34 · 12.9: 41" in rows
+    # asked in words, the fact as prep reads it comes first: the grade asked, its unit from the title
     lines = [h.line for h in index.search("Tightening torque for an M8 bolt of strength grade 10.9", k=3)]
-    assert "00-2 · 00 Torque Specs · M8 · 8.8: 24 · 10.9: 34 · 12.9: 41" in lines
+    assert "00-2 · 00 Torque Specs · M8 thread · strength grade 10.9: 34 Nm" in lines
 
 
 def test_a_stage_row_carries_its_part_and_variant(index):
@@ -89,7 +92,7 @@ def test_same_blocks_same_bytes(sample_blocks, index_path, tmp_path):
     meta = build_index(sample_blocks, again)
     assert again.read_bytes() == index_path.read_bytes()
     assert not list(tmp_path.glob("*.tmp"))
-    assert meta["format"] == "1" and int(meta["passages"]) > 100 and len(meta["blocks_sha256"]) == 64
+    assert meta["format"] == "2" and int(meta["passages"]) > 100 and len(meta["blocks_sha256"]) == 64
 
 
 def test_stop_words_and_fts_syntax_give_a_safe_query(index):
