@@ -287,6 +287,10 @@ class Quantity:
     rows: list[tuple[str, str, "ManualRow"]] = field(default_factory=list)
     # (value, unit, row): the manual's values for the part asked, from the retrieved rows; for a
     # "match" without a fact, the row that prints the same value
+    wrong_cite: str | None = None
+    # a match, and the answer's closing `[page]` is not a page that prints it (nor any retrieved line
+    # of that page): the value is right, the page the answer names is not
+
 
     def as_json(self) -> dict:
         """The API's `spec_check` item: source is null unless the value is matched."""
@@ -299,7 +303,7 @@ class Quantity:
         manual = [{"value": v, "unit": u, "variant": row.variant(), "page": row.page, "line": row.line}
                   for v, u, row in self.rows]
         return {"value": self.value, "unit": self.unit, "text": self.text, "status": self.status,
-                "source": source, "manual": manual}
+                "source": source, "manual": manual, "wrong_cite": self.wrong_cite}
 
     def line(self) -> str:
         """One line for the terminal: ✓ with section and page, or ⚠. Never ✓ without a fact."""
@@ -308,16 +312,19 @@ class Quantity:
             what = f"{f.component} ({f.measure}{', stage ' + str(f.stage) if f.stage else ''})"
             section = f"section {f.section_id} {f.section_name}".strip() if f.section_id or f.section_name else f.source
             page = f", page {f.page}" if f.page else ""
-            return f"✓ {self.value} {self.unit} — {what}, {section}{page}"
+            return f"✓ {self.value} {self.unit} — {what}, {section}{page}{self.cite_note()}"
         if self.status == "match" and self.rows:
             _, _, row = self.rows[0]
             variant = f" ({row.variant()})" if row.variant() else ""
-            return f"✓ {self.value} {self.unit} — {row.part()}{variant}, page {row.page}"
+            return f"✓ {self.value} {self.unit} — {row.part()}{variant}, page {row.page}{self.cite_note()}"
         if self.status == "differs":
             said = "; ".join(f"{v} {u}{f' ({row.variant()})' if row.variant() else ''}, page {row.page}"
                              for v, u, row in self.rows)
             return f"✗ {self.value} {self.unit} — the manual: {said}"
         return f"⚠ {self.value} {self.unit} — not in the manual's tables"
+
+    def cite_note(self) -> str:
+        return f" (✗ the answer cites [{self.wrong_cite}]: the wrong page)" if self.wrong_cite else ""
 
 
 def find_quantities(answer: str) -> list[tuple[str, str, str, int]]:
@@ -350,20 +357,35 @@ def check_answer(facts: list[SpecFact], question: str, answer: str,
     """Every number with a unit in `answer`, in the order written: a match with a fact of the
     part asked; else, when `rows` (the manual's lines found for the question) print the part's
     value in that unit, a match with that row or "differs" with the manual's values beside it;
-    else unmatched."""
+    else unmatched. A match whose page the answer's closing `[page]` does not name is marked
+    wrong_cite, unless a retrieved line of the cited page prints the value too."""
+    from grounding import strip_cite
+
     out = []
+    cite = strip_cite(answer)[1]
     for text, value, unit, pos in find_quantities(answer):
         context = question + "\n" + _sentence_at(answer, pos)
         candidates = relevant_facts(facts, context)
-        fact = next((f for f in candidates if f.unit == unit and f.value == value), None)
-        if fact:
-            out.append(Quantity(text, value, unit, "match", fact))
-            continue
-        said = row_values(rows, context, unit)
-        same = [(v, u, row) for v, u, row in said if v == value]
-        status = "match" if same else "differs" if said else "unmatched"
-        out.append(Quantity(text, value, unit, status, None, same or said))
+        matching = [f for f in candidates if f.unit == unit and f.value == value]
+        if matching:
+            q = Quantity(text, value, unit, "match", matching[0])
+            pages = {fact_ref(f) for f in matching}
+        else:
+            said = row_values(rows, context, unit)
+            same = [(v, u, row) for v, u, row in said if v == value]
+            q = Quantity(text, value, unit, "match" if same else "differs" if said else "unmatched", None, same or said)
+            pages = {row.page for _, _, row in same}
+        printed_on_cited = any(row.page == cite and (value, unit) in [x for f in row.fields() for x in field_quantities(f)]
+                               for row in rows)
+        if cite and pages and cite not in pages and not printed_on_cited:
+            q.wrong_cite = cite
+        out.append(q)
     return out
+
+
+def fact_ref(fact: SpecFact) -> str:
+    """The page of a fact as an answer cites it (grounding.ref's form): its label, else file and page."""
+    return f"{Path(fact.source).name} p.{fact.page}" if str(fact.page).isdigit() else str(fact.page)
 
 
 # -----------------------------------------------------------------------------

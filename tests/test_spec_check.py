@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import spec_check  # noqa: E402
+import spec_check
 
 FACTS = [
     {"component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": "54",
@@ -265,3 +265,24 @@ def test_a_fact_still_wins_over_the_rows(facts):
     assert q.status == "match" and q.fact.page == "11-4"
     [q] = spec_check.check_answer(facts, "Cylinder head bolt torque?", "45 Nm", rows)
     assert q.line() == "✗ 45 Nm — the manual: 60 Nm, page 11-4"
+
+
+def test_a_right_value_under_the_wrong_page_is_marked(facts):
+    """The demo model copies the right value from the lines more often than the right page (docs/
+    evaluation.md): the check names the page that prints it and says the answer's cite is wrong."""
+    [q] = spec_check.check_answer(facts, "Oil drain plug torque?", "45 Nm [11-4]")
+    assert q.status == "match" and q.wrong_cite == "11-4"
+    assert q.line() == "✓ 45 Nm — Oil drain plug (torque), section 17 Lubrication, page 17-2 " \
+                       "(✗ the answer cites [11-4]: the wrong page)"
+    assert q.as_json()["wrong_cite"] == "11-4"
+    [q] = spec_check.check_answer(facts, "Oil drain plug torque?", "45 Nm [17-2]")
+    assert q.wrong_cite is None and q.line().endswith("page 17-2")
+    [q] = spec_check.check_answer(facts, "Oil drain plug torque?", "45 Nm")      # no cite: nothing to judge
+    assert q.wrong_cite is None
+    # matched through a retrieved row: that row's page is the one to cite
+    [q] = spec_check.check_answer([], "Torque for the clutch housing to crankcase (M10)?", "49 Nm [00-3]", ROWS)
+    assert q.status == "match" and q.wrong_cite == "00-3"
+    # a retrieved line of the cited page that prints the value too: the cite holds
+    rows = ROWS + [spec_check.ManualRow("17-6", "17 Cooling", "17-6 · 17 Cooling · Oil drain plug · 45 Nm")]
+    [q] = spec_check.check_answer(facts, "Oil drain plug torque?", "45 Nm [17-6]", rows)
+    assert q.wrong_cite is None
