@@ -278,6 +278,8 @@ def load_spec_facts(s: Settings) -> list[spec_check.SpecFact] | None:
 
 SEARCH_INDEX = "search_index.sqlite"   # prep/search_index.py's INDEX_NAME, without importing prep for --help
 MANIFEST = "manual.json"                # export.py: which manual the model beside it was exported with
+
+
 def find_search_index(s: Settings) -> Path | None:
     """The search index to ground answers in, or None (one line saying why) when grounding is off
     or none is usable. A corrupt index is an error (exit 2): it must be rebuilt, not skipped."""

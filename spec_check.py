@@ -291,7 +291,6 @@ class Quantity:
     # a match, and the answer's closing `[page]` is not a page that prints it (nor any retrieved line
     # of that page): the value is right, the page the answer names is not
 
-
     def as_json(self) -> dict:
         """The API's `spec_check` item: source is null unless the value is matched."""
         source = None
@@ -375,9 +374,9 @@ def check_answer(facts: list[SpecFact], question: str, answer: str,
             same = [(v, u, row) for v, u, row in said if v == value]
             q = Quantity(text, value, unit, "match" if same else "differs" if said else "unmatched", None, same or said)
             pages = {row.page for _, _, row in same}
-        printed_on_cited = any(row.page == cite and (value, unit) in [x for f in row.fields() for x in field_quantities(f)]
-                               for row in rows)
-        if cite and pages and cite not in pages and not printed_on_cited:
+        if cite and pages and cite not in pages and not any(
+                row.page == cite and (value, unit) in [x for f in row.fields() for x in field_quantities(f)]
+                for row in rows):
             q.wrong_cite = cite
         out.append(q)
     return out

@@ -252,9 +252,11 @@ def answer_lines(ex: tasks.Example, own_passages: dict[str, list]) -> list:
         said = words(ex.answer)
         best = max(own, key=lambda p: len(said & words(p.line)))
         return [best] if said & words(best.line) else []
-    # The fact's own one-line passage (prep/search_index.py's fact_passages): its answer, copied.
+    # The fact's own one-line passage (prep/search_index.py's fact_passages, `… · part · answer`): two
+    # parts of one table can share an answer (`M8: 27 Nm`), so the part must be the example's too.
+    part_text = " ".join(x for x in (ex.spec.get("component"), ex.spec["facts"][0].get("condition")) if x)
     answer = " / ".join(line.strip() for line in ex.answer.splitlines() if line.strip())
-    fact = [p for p in own if p.kind == "spec-fact" and p.line.endswith(f" · {answer}")]
+    fact = [p for p in own if p.kind == "spec-fact" and p.line.endswith(f" · {part_text} · {answer}")]
     if fact:
         return fact[:1]
     values = [f["value"] for f in ex.spec["facts"] if f["value"]]

@@ -27,3 +27,36 @@ def read_jsonl(path: Path) -> list[dict]:
 def claim_free(monkeypatch, free: int) -> None:
     """The space checks read free space through shutil.disk_usage: make it read `free` bytes."""
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))
+
+
+# A random Llama small enough to train in seconds (tests/test_token_ids.py, test_bench_gpu.py, test_gpu.py);
+# vocab_size 0 = the tokenizer's (scripts/bench_gpu.random_llama).
+TINY_LLAMA = dict(vocab_size=0, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
+
+
+def truth_rows() -> list[dict]:
+    """One [SPEC] chat row per hand-read E30 torque fact (tests/truth/e30_torque.json): the question names
+    the part, type and screw; the answer gives every stage and cites the page."""
+    truth = json.loads((ROOT / "tests/truth/e30_torque.json").read_text())
+    rows = []
+    for page in truth["pages"].values():
+        for fact in page["facts"]:
+            variant = ", ".join(v for v in (fact.get("type"), fact.get("screw")) if v)
+            stages = "; ".join(f"{label or 'torque'} {value} {unit}".replace(" °", "°") for label, value, unit
+                               in fact["values"] if value)
+            question = f"[SPEC] What is the tightening torque for the {fact['component'].lower()}" + \
+                       (f" ({variant})" if variant else "") + "?"
+            rows.append({"messages": [{"role": "user", "content": question},
+                                      {"role": "assistant", "content": f"{stages} [{page['label']}]"}],
+                         "meta": {"task": "spec"}})
+    return rows
+
+
+def write_data(folder: Path, rows: list[dict], val_rows: int) -> Path:
+    """hf_train.jsonl with every row and hf_val.jsonl with the first `val_rows`, as prep lays them out."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r) for r in rows]
+    (folder / "hf_train.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "hf_val.jsonl").write_text("\n".join(lines[:val_rows]) + "\n")
+    return folder

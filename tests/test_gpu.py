@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, run
+from tests.helpers import ROOT, TINY_LLAMA, run, truth_rows, write_data
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama
 
 
@@ -32,25 +32,7 @@ def cuda_and_unsloth() -> bool:
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not cuda_and_unsloth(), reason="needs a CUDA GPU and unsloth (requirements-gpu.txt)")]
 
-TINY = dict(vocab_size=0, hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True)
-
-
-def truth_rows() -> list[dict]:
-    """One [SPEC] example per hand-read torque fact: the question names the part, type and screw."""
-    truth = json.loads((ROOT / "tests/truth/e30_torque.json").read_text())
-    rows = []
-    for page in truth["pages"].values():
-        for fact in page["facts"]:
-            variant = ", ".join(v for v in (fact.get("type"), fact.get("screw")) if v)
-            stages = "; ".join(f"{label or 'torque'} {value} {unit}".replace(" °", "°") for label, value, unit
-                               in fact["values"] if value)
-            question = f"[SPEC] What is the tightening torque for the {fact['component'].lower()}" + \
-                       (f" ({variant})" if variant else "") + "?"
-            rows.append({"messages": [{"role": "user", "content": question},
-                                      {"role": "assistant", "content": f"{stages} [{page['label']}]"}],
-                         "meta": {"task": "spec"}})
-    return rows
+TINY = {**TINY_LLAMA, "hidden_size": 256, "intermediate_size": 512, "max_position_embeddings": 1024}
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +43,9 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gpu-data")
     rows = truth_rows()
     assert len(rows) >= 50
-    lines = [json.dumps(r) for r in rows]
-    (out / "hf_train.jsonl").write_text("\n".join(lines) + "\n")
-    (out / "hf_val.jsonl").write_text("\n".join(lines[:8]) + "\n")
-    return out
+    return write_data(tmp_path_factory.mktemp("gpu-data"), rows, val_rows=8)
 
 
 def train(tiny_model: Path, data: Path, out: Path, *overrides: str) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TINY_LLAMA
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama
 
 USER = "[SPEC] I need the tightening torque for the clutch housing to crankcase, M8 screw: what does the manual say?"
@@ -30,10 +30,6 @@ def smollm2_folder() -> Path:
     from base_model import resolve_base
 
     return Path(resolve_base("embedded:smollm2-135m"))
-
-
-TINY = dict(vocab_size=0, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True)
 
 
 def expected_ids(tokenizer, kind: str, with_answer: bool) -> list[int]:
@@ -64,7 +60,7 @@ def expected_ids(tokenizer, kind: str, with_answer: bool) -> list[int]:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("token-ids")
-    llama3 = random_llama(root / "llama3-tiny", llama3_style_tokenizer(root / "llama3-tokenizer"), TINY)
+    llama3 = random_llama(root / "llama3-tiny", llama3_style_tokenizer(root / "llama3-tokenizer"), TINY_LLAMA)
     return {"smollm2": smollm2_folder(), "llama3": llama3}
 
 
