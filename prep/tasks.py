@@ -172,7 +172,20 @@ def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], lis
     left += [{**f, "reason": "another stage of this part and variant is left out"}
              for f in kept if (f["component"], f["variant"], f.get("condition")) in broken]
     kept = [f for f in kept if (f["component"], f["variant"], f.get("condition")) not in broken]
-    return kept, left
+    # A part that lost a variant here (as prep/spec_tables.py does for an unreadable Type or Screw):
+    # a sibling that names no variant would be taught as the whole part, so it is left out; a named
+    # sibling is marked, so no answer claims to give every variant.
+    lost: dict[tuple, set] = {}
+    for f in left:
+        lost.setdefault((f["component"], f.get("condition")), set()).add(f["variant"])
+    still = []
+    for f in kept:
+        others = lost.get((f["component"], f.get("condition")), set()) - {f["variant"]}
+        if others and not f["variant"]:
+            left.append({**f, "reason": "another variant of this part is left out: this row names no variant"})
+            continue
+        still.append({**f, "variants_incomplete": True} if others else f)
+    return still, left
 
 
 @dataclass
@@ -265,8 +278,9 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                     answer = f"{variant}: {answer}"   # the answer says what it is for
                 ask(component, condition, phrase, group, answer,
                     f"spec|{src['path']}|{component}|{variant}|{condition or ''}|{group[0]['measure']}", len(group) > 1)
-            if len(variant_groups) > 1:
-                # Asked without a variant: every variant, each with its own values.
+            if len(variant_groups) > 1 and not any(f.get("variants_incomplete") for f in all_facts):
+                # Asked without a variant: every variant, each with its own values (not where one of
+                # the part's variants could not be read: the answer would not be every variant).
                 staged = any(len(g) > 1 for g in variant_groups)
                 answer = ("\n" if staged else "; ").join(
                     f"{g[0]['variant'] or 'All'}: {spec_answer(g)}" for g in variant_groups)

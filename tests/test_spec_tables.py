@@ -209,3 +209,29 @@ def test_stages_of_a_variant_whose_type_readings_disagree_are_left_out():
     block["fields"]["unsure_cells"] = [[0, 1, "M40/M42/M43/M44/MS50", ["M40/M42/M43/M44/MS50", "M40/M42/M43/M44/M50", ""]]]
     spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
     assert [f["component"] for f in spec.index] == ["Oil pump"]
+
+
+def test_a_part_with_an_unreadable_variant_teaches_no_row_that_names_none():
+    """23-2 of the E30 manual: `4AZ Oil drain plug/filler plug | All | 50 Nm`, then `| S 6 S 560 G | 52 Nm`
+    read as `S$6S560G`. Taught alone, `All: 50` became "50 Nm" for every gearbox, the S 6 S 560 G's 52 lost."""
+    block = table([["4AZ Oil drain plug/filler plug", "All", "", "50", "Nm"],
+                   ["", "S$6S560G", "", "52", "Nm"],
+                   ["5AZ Rubber mount to engine console", "All", "ms", "22", "Nm"],
+                   ["", "All", "M10", "47", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [("Rubber mount to engine console", "M10", "47")]
+    assert facts[0]["variants_incomplete"]
+    assert {s["reason"] for s in skipped if s["row"] == 0} == {
+        "another variant of this part is unreadable: this row names no variant of its own"}
+    said = answers(block)
+    # the M10 row is taught as the M10 row; no answer claims to be every screw size of the part
+    assert list(said.values()) == ["M10: 47 Nm"] and all("M10 screw" in q for q in said)
+
+
+def test_a_part_whose_variant_readings_disagree_teaches_no_row_that_names_none():
+    block = table([["4AZ Oil drain plug/filler plug", "All", "", "50", "Nm"], ["", "K25", "", "52", "Nm"]])
+    block["fields"]["unsure_cells"] = [[1, 1, "K25", ["K25", "K26", ""]]]
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    assert spec.examples == [] and spec.index == []
+    assert sorted(x["reason"] for x in spec.left_out) == [
+        "another variant of this part is left out: this row names no variant", "readings disagree: K25 / K26"]
