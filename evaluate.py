@@ -168,20 +168,21 @@ def asked(user_turn: str) -> str:
 def with_lines(rows: list[Row], index, share=None) -> list[Row]:
     """Each row asked as serve.py asks it: grounding.py's layout, the index's top K lines for the
     question before the user turn, or, where they do not cover it, serve's NOT_COVERED without the
-    model; and whether the row's own page is among the top 3."""
+    model; and whether the row's own page is among the top 3 the search found."""
     from dataclasses import replace
 
-    from grounding import COVERED_SHARE, K, covered_share, grounded_turn
+    from grounding import COVERED_SHARE, K, coverage, grounded_turn
 
-    share = share or covered_share   # (index, question, hits) -> the share the best line holds
+    share = share or coverage   # (index, question, hits) -> (the share the best line holds, the lines shown)
     out = []
     for row in rows:
-        hits = index.search(row.question, k=K)
+        found = index.search(row.question, k=K)
+        held, hits = share(index, row.question, found)
         page = (row.meta.get("source_path"), row.meta.get("page"))
         turn = grounded_turn(row.messages[-1]["content"], hits)
         out.append(replace(row, messages=[*row.messages[:-1], {"role": "user", "content": turn}], grounding="context",
-                           refused=share(index, row.question, hits) < COVERED_SHARE,
-                           in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in hits[:3]]))
+                           refused=held < COVERED_SHARE,
+                           in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in found[:3]]))
     return out
 
 

@@ -350,8 +350,7 @@ def search(s: Settings, question: str) -> Found | None:
 
     index = open_index(s.search_index)
     try:
-        hits = index.search(question, grounding.K)
-        share = grounding.covered_share(index, question, hits)
+        share, hits = grounding.coverage(index, question, index.search(question, grounding.K))
     finally:
         index.close()
     covered = share >= grounding.COVERED_SHARE

@@ -30,6 +30,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 INDEX_NAME = "search_index.sqlite"
 # Bump when the passages, the columns or the tokenizer change: an older index is refused, not misread.
@@ -380,15 +381,22 @@ how i if in into is it its itself just let me more most my no nor not now of off
 out over own please same she should so some such than that the their them then there these they this those
 through to too under until up very was we were what when where which while who whom why will with would you
 your yours i'm it's what's don't can't shall may might must also tell give show need want find explain
-manual manuals say says said procedure step steps page
+manual manuals say says said procedure step steps page work works much many
 """.split())
 WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
+TAG = re.compile(r"^\s*\[[A-Z]+\]\s*")
+# Verbs a person asks with ("what pressures do I run front and rear", "what does the gearbox take"):
+# still searched, but they end a phrase, so they never read as a word naming the part.
+ASKING_VERBS = set("run runs use uses used fit fits fitted take takes put puts set go goes hold holds get gets".split())
+# A word, or one mark between words. A hyphen or a slash joins (`anti-roll bar`, `M51/M41`);
+# any other mark ends a phrase (`…pulley bolt: what…`, `(type A5S 560Z)`).
+TOKEN = re.compile(r"[^\W_]+(?:[.,]\d+)*|[^\s\w/-]", re.UNICODE)
 
 
 def query_terms(question: str) -> list[str]:
     """The question's words worth searching, lower-cased, in order, once each. The task tag
     (`[SPEC]`) and FTS5's own syntax (quotes, `*`, `NEAR`, `-`, `:`) never reach the query."""
-    question = re.sub(r"^\s*\[[A-Z]+\]\s*", "", question)
+    question = TAG.sub("", question)
     terms = [label_word(m[0]) for m in PAGE_LABEL.finditer(question)]
     for word in WORD.findall(question.lower()):
         # `m14x1.5` is indexed as `m14x1` and `5` (the tokenizer splits at the dot): search the same.
@@ -396,6 +404,29 @@ def query_terms(question: str) -> list[str]:
             if part and part not in STOP_WORDS and part not in terms:
                 terms.append(part)
     return terms
+
+
+class Phrase(NamedTuple):
+    words: list[str]
+    closed: bool       # ended by a mark or the question's end, not by a stop word or a verb
+
+
+def phrases(question: str) -> list[Phrase]:
+    """The question's search terms in the runs no stop word or mark breaks, each run a thing named
+    with the words that qualify it: `the power steering pump pulley bolt: what…` gives
+    [power, steering, pump, pulley, bolt], closed by the colon. Split as query_terms splits
+    (`m14x1.5` → m14x1, 5)."""
+    runs: list[Phrase] = [Phrase([], False)]
+    for token in TOKEN.findall(TAG.sub("", question).lower()):
+        parts = [p for p in re.split(r"[.,]", token) if p] if WORD.fullmatch(token) else []
+        for part in parts or [None]:
+            if part is None or part in STOP_WORDS or part in ASKING_VERBS:
+                runs[-1] = runs[-1]._replace(closed=part is None)
+                runs.append(Phrase([], False))
+            else:
+                runs[-1].words.append(part)
+    runs[-1] = runs[-1]._replace(closed=True)
+    return [run for run in runs if run.words]
 
 
 def fts_query(question: str) -> str:

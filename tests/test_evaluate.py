@@ -290,7 +290,7 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
 # -----------------------------------------------------------------------------
 # with the manual's lines (issue 15): scored after the cite, the cite and the search on their own
 
-COVERS = lambda index, question, hits: 1.0  # noqa: E731  (every question covered: the layout alone is tested)
+COVERS = lambda index, question, hits: (1.0, hits)  # noqa: E731  (every question covered: the layout alone is tested)
 
 
 class FakeIndex:
@@ -339,7 +339,7 @@ def test_a_question_the_lines_do_not_cover_is_answered_as_serve_does_without_the
     """serve.py refuses a question its lines do not cover without asking the model; evaluate.py
     scores that same answer, so a probe's refusal is counted and nothing the model would say is."""
     probe = ev.Row("spec", [{"role": "user", "content": "[SPEC] Glow plugs?"}], "Glow plugs?", "", {}, "probes")
-    (grounded,) = ev.with_lines([probe], FakeIndex(), share=lambda index, question, hits: 0.2)
+    (grounded,) = ev.with_lines([probe], FakeIndex(), share=lambda index, question, hits: (0.2, hits))
     assert grounded.refused
 
     def never(messages):
