@@ -18,7 +18,6 @@ serve.py imports this file; it is pure Python (no model) so the checker is teste
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ UNIT_SPELLINGS: dict[str, list[str]] = {
     "kW": ["kW"],
     "PS": ["(?-i:PS)"],
     "hp": ["bhp", "hp"],
-    "ml": ["millilitres", "milliliters", "ml", "cc"],
+    "ml": ["millilitres", "milliliters", "ml", "cc", "cm³"],
     "L": ["litres", "liters", "litre", "liter", "ltr", "l"],
     "qt": ["quarts", "quart", "qt"],
     "rpm": ["rpm", "r/min", "min-1", "1/min"],
@@ -103,6 +102,9 @@ _UNIT_RE = "|".join(_spelling_pattern(s) for s in _ALL_SPELLINGS)
 # A bare "in" is only inches at the end of a clause ("0.5 in." / "0.5 in,"): "tighten 2 in the
 # order shown" is prose.
 _UNIT_RE += r"|in(?=\s*(?:$|[,;:)\]]))"
+# The one unit grammar of the kit: prep (tables, text values, the gates), evaluate and serve all
+# read units through this module, so a value prep teaches is one the spec check can read.
+UNIT_PATTERN = _UNIT_RE
 
 _NUMBER = r"[-−]?\d+(?:[.,]\d+)*"
 # "0.8-1.1 mm", "0.8 to 1.1 mm", "between 0.8 and 1.1 mm": the unit after a range covers both ends.
@@ -180,14 +182,12 @@ def load_spec_index(path: Path) -> list[SpecFact]:
     number with a unit found there becomes a fact; a tolerance also accepts its nominal value.
     A row with no number is skipped: the checker can only ever match numbers.
     """
+    from files import read_jsonl
+
     facts = []
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{line_no}: not JSON ({e.msg})") from None
+    for line_no, row in read_jsonl(path):   # RowError (a ValueError) names a line that is not JSON
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{line_no}: expected an object, not {type(row).__name__}")
         value, unit = str(row.get("value") or "").strip(), str(row.get("unit") or "").strip()
         values: list[tuple[str, str]] = []
         parsed = _parse_value(value) if unit else None

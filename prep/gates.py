@@ -12,14 +12,14 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from prep.tasks import UNIT, Example
-from spec_check import find_quantities
+from prep.tasks import Example
+from spec_check import UNIT_PATTERN, find_quantities
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".
 GENERIC = {"tightening", "torque", "angle", "engine", "section", "value", "spec", "specification", "the", "for",
            "of", "on", "a", "an", "and", "stage", "stages", "all", "measure", "unit", "type", "screw", "group"}
 # Tokens of the trade that no dictionary lists: units, wire colours, connector/splice ids, codes.
-TRADE = re.compile(rf"^(?:{UNIT}|[A-Z]{{1,3}}\d{{1,4}}[A-Z]?|[A-Z]{{2}}(?:/[A-Z]{{2}})?|\d.*|torx|nm|ohm)$", re.I)
+TRADE = re.compile(rf"^(?:{UNIT_PATTERN}|[A-Z]{{1,3}}\d{{1,4}}[A-Z]?|[A-Z]{{2}}(?:/[A-Z]{{2}})?|\d.*|torx|nm|ohm)$", re.I)
 DISAGREE = "numbers read twice disagree"
 MIN_CHARS = {"spec": 2, "procedure": 60, "explanation": 40, "wiring": 10, "troubleshooting": 40}
 MAX_CHARS = {"spec": 800, "procedure": 2500, "explanation": 1200, "wiring": 600, "troubleshooting": 2500}

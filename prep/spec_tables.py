@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from prep.tasks import VALUE_UNIT
+from spec_check import QUANTITY_RE
 
 
 def table_facts(block: dict, header_variants: list[str], page_text: str = "") -> tuple[list[dict], list[dict]]:
@@ -48,7 +48,7 @@ def table_facts(block: dict, header_variants: list[str], page_text: str = "") ->
             f["cells"] = [(r + 1, c) for r, c in f["cells"]]
         return facts, [{**x, "row": x["row"] + 1} for x in skipped]
     if block.get("source", {}).get("method") == "ocr" and not any(
-            VALUE_UNIT.search(c) for c in columns) and torque_like(rows):
+            QUANTITY_RE.search(c) for c in columns) and torque_like(rows):
         # A scanned torque table whose header row was not read (`Mcasure`, a lost rule): the
         # columns cannot be told apart, and a value in the wrong column is a wrong number.
         return [], [skip(block, r, row, "table header unread") for r, row in enumerate(rows) if any(row[1:])]
@@ -438,7 +438,7 @@ def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], he
                               "stage": None, "group": title, "line": f"{label} · {m['nm']} Nm ({m['ft']} ft-lb)",
                               "cells": [(r, 0), (r, i)], "remark": None})
                 continue
-            if not VALUE_UNIT.search(value):
+            if not QUANTITY_RE.search(value):
                 continue
             variant = variants[i - 1].upper() if len(cells) > 1 and i - 1 < len(variants) else None
             variant = None if variant in ("ALL", "") else variant

@@ -12,10 +12,6 @@ import re
 from dataclasses import dataclass, field
 
 # -------------------------------------------------------------------- shared patterns
-UNIT = (r"N\s?·?\s?m|Nm|ft[-\s]?lbs?|lbf[·\s]?ft|in[-\s]?lbs?|°C|°F|°|deg(?:rees)?|mm|cm|in\b|bar|psi|kPa|"
-        r"kW|PS|hp|rpm|V\b|mV|A\b|AMP|amps?|ohms?|Ω|kΩ|litres?|liters?|l\b|L\b|ml|cc|cm³|kg|g\b")
-NUMBER = r"[-–]?\s?\d+(?:[.,]\d+)?"
-VALUE_UNIT = re.compile(rf"(?P<value>{NUMBER})\s*(?P<unit>{UNIT})")
 OPERATION_VERBS = [  # repair-operation titles → the question a mechanic asks
     ("REMOVING AND INSTALLING", "remove and install"), ("REMOVING AND REFITTING", "remove and refit"),
     ("DISASSEMBLING AND ASSEMBLING", "disassemble and assemble"), ("REPLACING", "replace"),
