@@ -221,8 +221,32 @@ def offline_unless_hub(cfg: KitConfig) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
 
+# The libraries whose version changes what a stage makes: recorded beside every output.
+LIBRARIES = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "unsloth", "bitsandbytes",
+             "llama_cpp_python", "gguf", "rapidocr_onnxruntime", "pytesseract", "pydantic")
+
+
+def library_versions() -> dict[str, str]:
+    """Python's and each installed LIBRARIES' version (the ones not installed are left out)."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
 def save_config(config: KitConfig, path: Path) -> None:
-    """Write the resolved config atomically (temp file + rename), as plain YAML."""
+    """Write the resolved config atomically, as plain YAML that load_config reads back, under two
+    comment lines: the command that made it and the library versions it ran with."""
+    import sys
+
     from files import write_atomic
 
-    write_atomic(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    head = (f"# made by: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}\n"
+            f"# versions: {', '.join(f'{k} {v}' for k, v in library_versions().items())}\n")
+    write_atomic(path, head + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -4,6 +4,11 @@
         --gguf runs/cpu-demo/gguf/cpu-demo-q4_k_m.gguf            # → eval/ (table, eval.json, report.html)
     python evaluate.py --adapter runs/cpu-demo --limit 3 --out /tmp/eval    # 3 rows per task, one model
     python evaluate.py --gguf runs/cpu-demo/gguf/cpu-demo-q4_k_m.gguf --grounding both --threads 2
+    python evaluate.py --adapter runs/cpu-demo --with-base --dry-run        # the plan: models, rows, indexes
+
+--config is a kit YAML, by default the adapter run's own resolved_config.yaml: its data.dir is where
+--data and its indexes are looked for, its model.base what --with-base evaluates beside the tuned
+model; `--section.key value` overrides any key, as in every stage (cli.py).
     python -m pytest tests/test_evaluate.py
 
 Every model answers every row of `--data` (prep's data/hf_val.jsonl) with the row's own prompt: the
@@ -51,8 +56,9 @@ from typing import Annotated, Callable, Optional
 import typer
 
 import spec_check
+from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
-from files import write_atomic
+from files import is_gguf, write_atomic
 from grounding import NOT_COVERED
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
@@ -104,12 +110,6 @@ PROBES = [
 REFUSAL = re.compile(r"(?i)\b(?:do(?:es)? not|don't|doesn't) (?:cover|give|list|hold|say)|not covered")
 
 
-def fail(message: str) -> typer.Exit:
-    """A usage error: one line a user can act on, exit 2 (STYLE: fail early, in words)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
 # -----------------------------------------------------------------------------
 # rows: prep's chat rows, the prompt exactly as trained and the manual's answer
 
@@ -128,18 +128,18 @@ class Row:
 
 def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> list[Row]:
     """hf_*.jsonl rows; `limit` keeps the first N rows of each task so a short run sees every task."""
+    from files import chat_example, read_jsonl
+
     rows, per_task = [], Counter()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, record in read_jsonl(path):   # RowError, a ValueError, names a line that is not JSON
         try:
-            record = json.loads(line)
+            user, _, task = chat_example(record)
             messages = record["messages"]
-            if messages[-1]["role"] != "assistant" or messages[-2]["role"] != "user":
+            if messages[-2]["role"] != "user":
                 raise ValueError("needs a user turn followed by the assistant's answer")
             meta = record.get("meta") or {}
-            task = meta.get("task") or task_of(messages[-2]["content"])
-        except (ValueError, KeyError, TypeError, IndexError) as err:
+            task = task or task_of(user[-1]["content"])
+        except (ValueError, TypeError) as err:
             raise ValueError(f"{path}:{number}: malformed row ({err})") from None
         if task not in TASKS:
             raise ValueError(f"{path}:{number}: unknown task {task!r}; the kit's tasks are {list(TASKS)}")
@@ -893,12 +893,45 @@ def write_outputs(result: dict, criteria: list[dict], compared: list[dict], meta
 # -----------------------------------------------------------------------------
 # the command
 
-@app.command()
+def plan(cfg, data: Path, base, adapter, gguf, grounding, search_index, spec_index, out) -> None:
+    """--dry-run: which models would answer which rows, with which indexes; what is missing."""
+    from cli import dry_run
+
+    recall = data.parent / "hf_recall.jsonl"
+    search = search_index or data.parent / "search_index.sqlite"
+    specs = spec_index or data.parent / "spec_index.jsonl"
+    count = lambda path: sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())  # noqa: E731
+    missing = [f"--data {data}: no such file (build it with: python -m prep build SRC_DIR)"] if not data.is_file() else []
+    if adapter and not (adapter_folder(adapter) / "adapter_config.json").is_file():
+        missing.append(f"--adapter {adapter}: no adapter_config.json there (give the run folder train_unsloth.py wrote)")
+    missing += [f"--gguf {p}: no such file" for p in gguf or [] if not p.is_file()]
+    if not (base or adapter or gguf):
+        missing.append("no model to evaluate: give --base (or --with-base), --adapter and/or --gguf")
+    dry_run(cfg, {"stage": "evaluate",
+                  "models": [*([f"base {base}"] if base else []), *([f"adapter {adapter}"] if adapter else []),
+                             *(f"gguf {p}" for p in gguf or [])],
+                  "data": f"{data} ({count(data)} rows)" if data.is_file() else str(data),
+                  "recall": f"{recall} ({count(recall)} rows)" if recall.is_file() else "none",
+                  "grounding": grounding or ("both" if search.is_file() else "off"),
+                  "search_index": str(search) if search.is_file() else "none",
+                  "spec_index": str(specs) if specs.is_file() else "none",
+                  "out": str(out)}, missing)
+
+
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def main(
-    data: Annotated[Path, typer.Option(help="Rows to answer: prep's validation split.")] = Path("data/hf_val.jsonl"),
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option(
+        help="Kit YAML [default: the --adapter run's resolved_config.yaml, else the kit's defaults].",
+        show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option(
+        help="Rows to answer: prep's validation split [default: DATA_DIR/hf_val.jsonl of the config].",
+        show_default=False)] = None,
     base: Annotated[Optional[str], typer.Option(
         help="Base model as config model.base names it (embedded:smollm2-135m, an HF folder, a hub id).",
         show_default=False)] = None,
+    with_base: Annotated[bool, typer.Option(
+        help="Also evaluate the config's model.base, the model the run was trained from.")] = False,
     adapter: Annotated[Optional[Path], typer.Option(
         help="A training run folder (runs/X) or its adapter/ folder; the base comes from the run's config.",
         show_default=False)] = None,
@@ -926,12 +959,23 @@ def main(
         show_default=False)] = None,
     search_index: Annotated[Optional[Path], typer.Option(
         help="search_index.sqlite for --grounding (default: beside --data).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the resolved config and the plan, say what is missing, then exit.")] = False,
 ) -> None:
     """Answer every row with each model given, score per task, print the table and the success
     criteria, and write eval.json, chart.png and report.html to --out."""
     # ---------------------------------------------------------------- check everything before loading
+    from cli import load
+
+    if config is None and adapter is not None and (adapter_folder(adapter).parent / "resolved_config.yaml").is_file():
+        config = adapter_folder(adapter).parent / "resolved_config.yaml"
+    cfg = load(config, ctx.args)
+    data = data or Path(cfg.data.dir) / "hf_val.jsonl"
+    base = base or (cfg.model.base if with_base else None)
+    if dry_run:
+        return plan(cfg, data, base, adapter, gguf, grounding, search_index, spec_index, out)
     if not (base or adapter or gguf):
-        raise fail("no model to evaluate: give --base, --adapter and/or --gguf")
+        raise fail("no model to evaluate: give --base (or --with-base), --adapter and/or --gguf")
     if limit is not None and limit < 1:
         raise fail(f"--limit {limit} must be at least 1")
     if max_new_tokens < 1:
@@ -973,9 +1017,8 @@ def main(
     for path in gguf or []:
         if not path.is_file():
             raise fail(f"--gguf {path}: no such file (give the .gguf that export.py wrote)")
-        with open(path, "rb") as f:
-            if f.read(4) != b"GGUF":
-                raise fail(f"--gguf {path}: not a GGUF file")
+        if not is_gguf(path):
+            raise fail(f"--gguf {path}: not a GGUF file (it does not start with b'GGUF')")
         name = path.stem if path.stem not in {c.name for c in candidates} else str(path)
         candidates.append(Candidate(name, "gguf", str(path), gguf_loader(path, max_new_tokens, threads)))
     if run_summary is not None and not run_summary.is_file() and not (run_summary.parent / "metrics.csv").is_file():

@@ -2,7 +2,11 @@
 
     python export.py runs/cpu-demo --quant q4_k_m
     python export.py runs/colab-t4 --quant q4_k_m --quant q8_0 --out exports/
-    python export.py runs/colab-t4 --push-to-hub me/e30-manual --dry-run     # lists the upload
+    python export.py runs/colab-t4 --export.quants '[q4_k_m, q8_0]' --dry-run  # the plan, no work
+    python export.py runs/colab-t4 --push-to-hub me/e30-manual
+
+The config is the run's own (RUN_DIR/resolved_config.yaml, what it trained with) unless --config
+names another; `--section.key value` overrides any key of it, as in every stage (cli.py).
 
 Checks first, before any merge work: the adapter's weights are all finite (a diverged training's
 NaN/inf adapter is refused), the output folder is writable and has room for everything the export
@@ -34,6 +38,7 @@ from typing import Optional
 
 import typer
 
+from cli import EXTRA, OVERRIDES, fail
 from files import write_atomic
 
 try:
@@ -77,33 +82,40 @@ class ExportError(Exception):
         self.code = code
 
 
-@app.command(help=__doc__ + "\nQuant types:\n" + "\n".join(f"  {k:7} {v[1]}" for k, v in QUANTS.items()))
+@app.command(help=__doc__ + "\nQuant types:\n" + "\n".join(f"  {k:7} {v[1]}" for k, v in QUANTS.items()),
+             context_settings=EXTRA, epilog=OVERRIDES)
 def main(
+    ctx: typer.Context,
     run_dir: Path = typer.Argument(..., help="A train_unsloth.py run folder (holds adapter/ and resolved_config.yaml)."),
+    config: Path = typer.Option(None, "--config", help="Kit YAML [default: RUN_DIR/resolved_config.yaml, the run's own]."),
     quant: list[str] = typer.Option(None, "--quant", "-q", help=f"Repeatable; one of {', '.join(QUANTS)}. Default: the config's export.quants."),
     out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/gguf)."),
     verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
                                           help="Check each GGUF against the merged model. Default: the config's export.verify."),
     push_to_hub: str = typer.Option(None, "--push-to-hub", help="Upload the folder to this Hugging Face repo."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="With --push-to-hub: list what would be uploaded."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan (files, checks, "
+                                 "upload), say what is missing, then exit: no merge, nothing written."),
 ) -> None:
     try:
-        export(run_dir, quant, out, verify, push_to_hub, dry_run)
+        export(run_dir, quant, out, verify, push_to_hub, dry_run, config=config, overrides=ctx.args)
     except ExportError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.code)
+        raise fail(str(err), err.code)
 
 
 def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bool | None,
-           push_to_hub: str | None = None, dry_run: bool = False, timings: dict | None = None) -> Path:
+           push_to_hub: str | None = None, dry_run: bool = False, timings: dict | None = None,
+           config: Path | None = None, overrides: list[str] = ()) -> Path:
     """The whole export; `timings` (if given) receives the seconds of each step and quant."""
     # ---------------------------------------------------------------- check inputs before any work
     from config import ConfigError, load_config
 
-    if not (run_dir / "adapter" / "adapter_config.json").is_file():
-        raise ExportError(f"{run_dir}: not a training run folder (no adapter/adapter_config.json)")
+    no_run = None if (run_dir / "adapter" / "adapter_config.json").is_file() else \
+        f"{run_dir}: not a training run folder (no adapter/adapter_config.json)"
+    if no_run and not dry_run:
+        raise ExportError(no_run)
+    config = config or run_dir / "resolved_config.yaml"
     try:
-        cfg = load_config(run_dir / "resolved_config.yaml")
+        cfg = load_config(config if config.is_file() or not dry_run else None, overrides)
     except ConfigError as err:
         raise ExportError(str(err)) from None
     quants = [q.lower() for q in (quants or cfg.export.quants)]
@@ -113,6 +125,17 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         raise ExportError(f"unknown quant type {unknown[0]!r}; choose from {', '.join(QUANTS)}")
     out = out or cfg.export.out_dir or run_dir / "gguf"
     name = run_dir.resolve().name
+    # What export_config.yaml records: the config as this export ran it, not as the run trained.
+    cfg = cfg.model_copy(update={"export": cfg.export.model_copy(update={"quants": quants, "verify": verify, "out_dir": out})})
+    if dry_run:
+        from cli import dry_run as show
+
+        missing = [m for m in (no_run, None if config.is_file() else f"{config}: config file not found") if m]
+        show(cfg, {"stage": "export", "run": str(run_dir), "base": cfg.model.base, "out": str(out),
+                   "files": [f"{name}-{q}.gguf" for q in quants] + list(BESIDE) + list(MANUAL),
+                   "verify": f"{cfg.export.verify_prompts} prompts against the merged model" if verify else "off",
+                   "push_to_hub": push_to_hub or "no"}, missing)
+        return out
     # A diverged training (lr too high) saves an adapter of NaN/inf, and a merge spreads it through
     # the model: refused here, before the merge, rather than found (if at all) by the quantizer or
     # verification minutes later.
@@ -120,6 +143,9 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
     if bad:
         raise ExportError(f"{weights}: {len(bad)} of {total} tensors hold NaN or inf values (first: {bad[0]}); "
                           "the training diverged: train again with a lower --train.lr")
+
+    # The reference prompts too: a bad line of hf_val.jsonl is named now, not after the merge.
+    prompts = verify_prompts(cfg, cfg.export.verify_prompts) if verify else []
 
     from base_model import BaseModelError, resolve_base
 
@@ -176,14 +202,22 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         timings["convert"] = time.time() - started
 
         # ------------------------------------------------------------ 3. quantize
+        # llama.cpp writes a line per tensor (hundreds) to the process's stderr: into RUN_DIR/export.log.
         files: dict[str, Path] = {}
+        log = run_dir / "export.log"
+        try:
+            open(log, "ab").close()
+        except OSError:   # a read-only run folder: the log lives as long as the work folder
+            log = work / "export.log"
         for q in quants:
             started = time.time()
             target = work / f"{name}-{q}.gguf"
             if q == "f16":
                 shutil.copyfile(f16, target)
             else:
-                quantize(f16, target, q)
+                typer.echo(f"quantizing to {q} (llama.cpp's log: {log})")
+                with stderr_into(log):
+                    quantize(f16, target, q)
             files[q] = target
             timings[q] = time.time() - started
 
@@ -191,7 +225,6 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         report = []
         if verify:
             started = time.time()
-            prompts = verify_prompts(cfg, cfg.export.verify_prompts)
             report = verify_files(merged, files, prompts)
             timings["verify"] = time.time() - started
             print_report(report, files)
@@ -227,7 +260,7 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
                    f"{', '.join(stray)}; remove them if they are an earlier export's, --push-to-hub uploads "
                    "every file there", err=True)
     if push_to_hub:
-        push(out, push_to_hub, dry_run)
+        push(out, push_to_hub, False)
     return out
 
 
@@ -395,6 +428,27 @@ def convert_to_gguf(merged: Path, target: Path) -> None:
 
 
 # -------------------------------------------------------------------- 3. quantize
+class stderr_into:
+    """File descriptor 2 appended to `path` while inside: a C library's log (llama.cpp prints to
+    the process's stderr, not through Python) goes to a file, not between our own lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        with open(self.path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        return False
+
+
 def quantize(source: Path, target: Path, quant: str) -> None:
     import llama_cpp
 
@@ -412,12 +466,21 @@ def quantize(source: Path, target: Path, quant: str) -> None:
 # -------------------------------------------------------------------- 4. verify
 def verify_prompts(cfg, count: int) -> list[dict]:
     """The first `count` validation examples: a prompt and its reference answer."""
+    from files import RowError, chat_example, read_jsonl
+
     path = cfg.data.dir / "hf_val.jsonl"
     rows = []
     if path.is_file():
-        for line in path.read_text().splitlines()[:count]:
-            messages = json.loads(line)["messages"]
-            rows.append({"prompt": messages[:-1], "answer": messages[-1]["content"]})
+        try:
+            lines = read_jsonl(path)[:count]
+        except RowError as err:
+            raise ExportError(str(err)) from None
+        for number, record in lines:
+            try:
+                user, answer, _ = chat_example(record)
+            except (ValueError, TypeError) as err:
+                raise ExportError(f"{path}:{number}: malformed example ({err})") from None
+            rows.append({"prompt": user, "answer": answer[0]["content"]})
     if not rows:  # no dataset beside the run: a fixed pair still catches a broken file
         rows = [{"prompt": [{"role": "user", "content": "[SPEC] What is the tightening torque of the wheel bolts?"}],
                  "answer": "100 Nm"}]

@@ -38,7 +38,9 @@ import typer
 
 import grounding
 import spec_check
+from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS, ServeConfig
+from files import is_gguf
 
 DEFAULTS = ServeConfig()   # one home for serve's defaults: config.py's `serve:` section
 
@@ -85,15 +87,15 @@ class Settings:
 def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, threads: int,
                      max_tokens: int | None, temperature: float | None, system: str | None,
                      spec_index: Path | None, grounding_mode: Grounding | None = None,
-                     search_index: Path | None = None) -> Settings:
-    """Config file (or config.py's defaults) first, then every flag that was given."""
-    from config import ConfigError, load_config
+                     search_index: Path | None = None, overrides: list[str] = ()) -> Settings:
+    """The config (--config, else the export_config.yaml export.py wrote beside the model, else
+    config.py's defaults) with the `--section.key value` overrides, then every flag that was given."""
+    from cli import load
 
-    try:
-        kit = load_config(config_path)
-    except ConfigError as e:
-        raise fail(str(e))
     folder = model.is_dir()
+    if config_path is None and ((model if folder else model.parent) / "export_config.yaml").is_file():
+        config_path = (model if folder else model.parent) / "export_config.yaml"
+    kit = load(config_path, overrides)
     return Settings(
         model=model_in_folder(model) if folder else model, folder=folder, threads=threads,
         system=system, spec_index=spec_index, search_index=search_index, data_dir=kit.data.dir,
@@ -145,12 +147,6 @@ def physical_cores() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
-def fail(message: str) -> typer.Exit:
-    """A usage error: one line a user can act on, exit 2 (STYLE: fail early, in words)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
 def utf8_problem(text: str) -> str | None:
     """Where `text` stops being UTF-8, or None when it is text. Bytes that are not UTF-8 reach us
     from argv and stdin as lone surrogates (Python's surrogateescape), and from JSON as escapes
@@ -169,10 +165,8 @@ def check_settings(s: Settings) -> None:
     """Everything that can be wrong before the model is loaded."""
     if not s.model.is_file():
         raise fail(f"{s.model}: no such file (give the .gguf that export.py wrote)")
-    with open(s.model, "rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise fail(f"{s.model}: not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+    if not is_gguf(s.model):
+        raise fail(f"{s.model}: not a GGUF file (it does not start with b'GGUF')")
     if s.ctx < 64:
         raise fail(f"--ctx {s.ctx} is too small (at least 64 tokens)")
     if not 0 < s.max_tokens < s.ctx:
@@ -501,9 +495,10 @@ ModelArg = Annotated[Path, typer.Argument(
     help="The GGUF written by export.py, or its folder (the model and both indexes are taken from there).",
     show_default=False)]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
-    "--config", help="Kit YAML (configs/*.yaml): its serve: section sets the defaults of --ctx, "
-    "--max-tokens, --temperature (and the api's request_timeout, max_connections); data.dir is "
-    "where the spec and search indexes are looked for; serve.grounding the default of --grounding.")]
+    "--config", help="Kit YAML (configs/*.yaml; by default export_config.yaml beside the model, the config "
+    "it was exported with): its serve: section sets the defaults of --ctx, --max-tokens, --temperature (and "
+    "the api's request_timeout, max_connections); data.dir is where the spec and search indexes are looked "
+    "for; serve.grounding the default of --grounding.")]
 CtxOpt = Annotated[Optional[int], typer.Option(
     "--ctx", help="Context window in tokens, prompt + answer (default: serve.ctx of --config, 2048).", show_default=False)]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads; 0 = physical cores.")]
@@ -526,8 +521,8 @@ SearchIndexOpt = Annotated[Optional[Path], typer.Option(
     "of --config (data/).")]
 
 
-@app.command()
-def ask(model: ModelArg,
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
+def ask(cli_ctx: typer.Context, model: ModelArg,
         question: Annotated[str, typer.Argument(help="The question.", show_default=False)],
         task: TaskOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
@@ -539,7 +534,7 @@ def ask(model: ModelArg,
     if problem := utf8_problem(question):
         raise fail(f"the question is not valid UTF-8 ({problem}): pass it as UTF-8 text")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index, grounding_mode, search_index)
+                         spec_index, grounding_mode, search_index, cli_ctx.args)
     facts, m = start(s)
     found = search(s, question)
     stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
@@ -604,15 +599,15 @@ def read_message(prompt: str) -> str:
     return "\n".join(lines + [line])
 
 
-@app.command()
-def chat(model: ModelArg, task: TaskOpt = None,
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
+def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
          config: ConfigOpt = None, ctx: CtxOpt = None, threads: ThreadsOpt = 0,
          max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None,
          spec_index: SpecIndexOpt = None, system: SystemOpt = None,
          grounding_mode: GroundingOpt = None, search_index: SearchIndexOpt = None) -> None:
     """Interactive chat: answers stream, history stays within the context window."""
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index, grounding_mode, search_index)
+                         spec_index, grounding_mode, search_index, cli_ctx.args)
     facts, m = start(s)
     if sys.stdin.isatty():
         import readline  # noqa: F401  (line editing and arrow-key history for input())
@@ -1122,8 +1117,8 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
     return Server((host, port), Handler)
 
 
-@app.command()
-def api(model: ModelArg,
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
+def api(cli_ctx: typer.Context, model: ModelArg,
         host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to bind.")] = 8000,
         api_key: Annotated[Optional[str], typer.Option(
@@ -1137,7 +1132,7 @@ def api(model: ModelArg,
         raise fail(f"--host {host} is reachable from other machines: set --api-key (or "
                    "SERVE_API_KEY), or bind 127.0.0.1")
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
-                         spec_index, grounding_mode, search_index)
+                         spec_index, grounding_mode, search_index, cli_ctx.args)
     facts, m = start(s)
     try:
         server = make_server(m, s, facts, host, port, api_key)

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import typer
 
-from config import TASKS, ConfigError, KitConfig, load_config, offline_unless_hub, save_config
-from files import write_atomic
+from cli import EXTRA, OVERRIDES, fail
+from config import TASKS, KitConfig, library_versions, offline_unless_hub, save_config
+from files import RowError, chat_example, read_jsonl, write_atomic
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
@@ -52,20 +53,25 @@ class NonFiniteLoss(Exception):
 SAVE_TOTAL_LIMIT = 2  # checkpoints kept; one more exists while the next is written
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def main(
     ctx: typer.Context,
     config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="YAML config (see configs/)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, say what is "
+                                 "missing (no dataset yet), then exit."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the run folder."),
 ) -> None:
-    """Train. Extra `--section.key value` pairs override the config (e.g. --train.lr 1e-4)."""
+    """Train a LoRA on prep's dataset (data.dir) into train.output_dir."""
+    from cli import dry_run as show, load
+
+    cfg = load(config, ctx.args)
     try:
-        cfg = load_config(config, ctx.args)
         train_rows, val_rows, recall_rows = read_dataset(cfg.data.dir)
-    except (ConfigError, DataError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    except DataError as err:
+        if dry_run:   # the plan is still worth seeing before the dataset exists
+            return show(cfg, {"stage": "train", "data": str(cfg.data.dir), "run": str(cfg.train.output_dir),
+                              "base": cfg.model.base}, [str(err)])
+        raise fail(str(err)) from None
 
     # ---------------------------------------------------------------- network
     # Before torch/transformers/trl are imported: huggingface_hub reads its switches once, at import.
@@ -100,10 +106,7 @@ def main(
         "train_chars": sum(len(r["prompt"][0]["content"]) + len(r["completion"][0]["content"]) for r in train_rows),
     }
     if dry_run:
-        import yaml
-
-        typer.echo(yaml.safe_dump({"config": cfg.model_dump(mode="json"), "plan": plan}, sort_keys=False))
-        return
+        return show(cfg, plan)
 
     # ---------------------------------------------------------------- run folder
     run_dir = cfg.train.output_dir
@@ -116,16 +119,14 @@ def main(
         resume_from, incomplete = last_complete_checkpoint(checkpoints)
         if resume_from is None:
             why = "; ".join(f"{path.name}: {problem}" for path, problem in incomplete)
-            typer.echo(f"error: --resume: no complete checkpoint in {checkpoints}{f' ({why})' if why else ''}; "
-                       "run without --resume to start over", err=True)
-            raise typer.Exit(2)
+            raise fail(f"--resume: no complete checkpoint in {checkpoints}{f' ({why})' if why else ''}; "
+                       "run without --resume to start over")
     created = not run_dir.exists()
     try:
         check_writable(run_dir)
     except OSError as err:
-        typer.echo(f"error: train.output_dir {run_dir}: cannot write there ({os_reason(err)}); "
-                   "choose another --train.output_dir", err=True)
-        raise typer.Exit(2)
+        raise fail(f"train.output_dir {run_dir}: cannot write there ({os_reason(err)}); "
+                   "choose another --train.output_dir")
     for path, problem in incomplete:
         shutil.rmtree(path)  # the Trainer would save into it again at that step, beside its stale temp files
         typer.echo(f"note: {path} is incomplete ({problem}: its save was cut short); removed it, resuming from "
@@ -135,8 +136,7 @@ def main(
     try:
         model, tokenizer = load_unsloth(cfg) if on_cuda else load_peft_cpu(cfg)
     except BaseModelProblem as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+        raise fail(str(err))
 
     # ---------------------------------------------------------------- disk space
     # Checked before the first step, not found out at the first save: a checkpoint holds the LoRA
@@ -148,10 +148,9 @@ def main(
     if free < need:
         if created:
             shutil.rmtree(run_dir)
-        typer.echo(f"error: {run_dir}: {mb(free)} MB free, training needs about {mb(need)} MB (checkpoints of "
+        raise fail(f"{run_dir}: {mb(free)} MB free, training needs about {mb(need)} MB (checkpoints of "
                    f"{mb(checkpoint_size)} MB and the adapter): free {mb(need - free)} MB on that disk or choose "
-                   "another --train.output_dir", err=True)
-        raise typer.Exit(4)
+                   "another --train.output_dir", 4)
     save_config(cfg, run_dir / "resolved_config.yaml")
 
     # ---------------------------------------------------------------- data and trainer
@@ -165,17 +164,15 @@ def main(
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except torch.cuda.OutOfMemoryError:
         log.close()  # each message below first ends the progress bar's line
-        typer.echo(f"error: out of GPU memory at batch_size={cfg.train.batch_size}, max_seq={cfg.model.max_seq}: "
+        raise fail(f"out of GPU memory at batch_size={cfg.train.batch_size}, max_seq={cfg.model.max_seq}: "
                    "lower --train.batch_size (raise --train.grad_accum to keep the effective batch) or "
-                   "--model.max_seq", err=True)
-        raise typer.Exit(3)
+                   "--model.max_seq", 3)
     except NonFiniteLoss as err:
         # Raised from on_log, before this step's evaluation or checkpoint: what is on disk is good.
         log.close()
         last, _ = last_complete_checkpoint(checkpoints)
-        typer.echo(f"error: {err}; training stopped, no adapter written, last good checkpoint: "
-                   f"{last or 'none yet'}. Lower --train.lr (now {cfg.train.lr:g}) and train again", err=True)
-        raise typer.Exit(5)
+        raise fail(f"{err}; training stopped, no adapter written, last good checkpoint: "
+                   f"{last or 'none yet'}. Lower --train.lr (now {cfg.train.lr:g}) and train again", 5)
     except Exception as err:
         # A save cut short (full disk: torch.save says RuntimeError, open() OSError) leaves the step's
         # checkpoint without trainer_state.json. Remove it, so nothing looks resumable that is not.
@@ -184,10 +181,9 @@ def main(
             raise
         log.close()
         shutil.rmtree(partial, ignore_errors=True)
-        typer.echo(f"error: saving {partial} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB "
+        raise fail(f"saving {partial} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB "
                    f"free there, a checkpoint needs about {mb(checkpoint_size)} MB: free space on that disk (or "
-                   "choose another --train.output_dir), then rerun with --resume", err=True)
-        raise typer.Exit(4)
+                   "choose another --train.output_dir), then rerun with --resume", 4)
     finally:
         log.close()
     wall = time.time() - started
@@ -201,10 +197,9 @@ def main(
         tokenizer.save_pretrained(tmp)
     except Exception as err:  # noqa: BLE001  safetensors, torch and open() each word a full disk their own way
         shutil.rmtree(tmp, ignore_errors=True)
-        typer.echo(f"error: writing {tmp} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB free "
+        raise fail(f"writing {tmp} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB free "
                    f"there, the adapter needs about {mb(checkpoint_size // 3)} MB: free space, then rerun with "
-                   "--resume (the checkpoints are kept)", err=True)
-        raise typer.Exit(4)
+                   "--resume (the checkpoints are kept)", 4)
     if adapter_dir.exists():
         shutil.rmtree(adapter_dir)
     tmp.rename(adapter_dir)
@@ -249,19 +244,14 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
                    " (a validation split is required: prep writes it beside hf_train.jsonl)"
             raise DataError(f"{path}: not found{hint}")
         rows = []
-        # Bytes, split on \n and \r only: a line is what an editor and `datasets` call a line (str.splitlines
-        # also splits at U+2028 inside a JSON string), and a byte that is not UTF-8 is named by its line.
-        for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            lines = read_jsonl(path, blank_lines=False)
+        except RowError as err:
+            raise DataError(str(err)) from None
+        for number, record in lines:
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{number}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
-                                "save the file as UTF-8 or rebuild it with python -m prep build") from None
-            if not line.strip():
-                raise DataError(f"{path}:{number}: empty line")
-            try:
-                user, answer, task = chat_example(json.loads(line))
-            except (ValueError, TypeError) as err:  # json's JSONDecodeError is a ValueError
+                user, answer, task = chat_example(record)
+            except (ValueError, TypeError) as err:
                 raise DataError(f"{path}:{number}: malformed example ({err})") from None
             rows.append({"prompt": user, "completion": answer, "task": task})
         if not rows and name != "hf_val.jsonl":
@@ -270,37 +260,6 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
     if not splits[1] and not splits[2]:
         raise DataError(f"{data_dir / 'hf_val.jsonl'}: no examples, and no hf_recall.jsonl to evaluate on")
     return splits[0], splits[1], splits[2]
-
-
-def chat_example(record) -> tuple[list[dict], list[dict], str]:
-    """The user turn(s), the one assistant answer and the task of a dataset line
-    {"messages": [{"role", "content"}, ...], "meta": {"task"}}; TypeError/ValueError saying what is wrong."""
-    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise TypeError('expected an object with a "messages" list')
-    messages = record["messages"]
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant"):
-            raise TypeError(f"messages[{i}]: expected an object whose role is system, user or assistant")
-        if not isinstance(message.get("content"), str):
-            raise TypeError(f"messages[{i}] ({message['role']}): content is {json_kind(message.get('content'))}, "
-                             "expected text")
-    answer = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] == "assistant"]
-    user = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "assistant"]
-    if (not any(m["role"] == "user" for m in user) or len(answer) != 1 or messages[-1]["role"] != "assistant"
-            or not answer[0]["content"].strip()):
-        raise ValueError("needs user turn(s) followed by one non-empty assistant turn")
-    meta = record.get("meta") or {}
-    if not isinstance(meta, dict) or not isinstance(meta.get("task", ""), str):
-        raise TypeError('"meta" must be an object whose "task" is text')
-    return user, answer, meta.get("task", "")
-
-
-def json_kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    return {int: "a number", float: "a number", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def select_metric(cfg: KitConfig, val_rows: list[dict], recall_rows: list[dict]) -> str:
@@ -723,18 +682,6 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for name in ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "unsloth", "bitsandbytes"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def write_json(path: Path, data) -> None:

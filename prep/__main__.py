@@ -7,15 +7,18 @@
     python -m prep build pages/ --config configs/colab-t4.yaml --data.val_fraction 0  # every page trains
     python -m prep search data/search_index.sqlite "What is the tightening torque for the oil drain plug?"
 
-`dataset` and `build` take `--section.key value` overrides of the config, as train_unsloth.py does.
+    python -m prep build ../shared/samples/e30-m3 --dry-run      # the resolved config and what it would read
+
+`dataset` and `build` take `--config` and `--section.key value` overrides, as every stage does (cli.py).
 """
 
 from pathlib import Path
 
 import typer
 
+from cli import EXTRA, OVERRIDES, fail, load
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Service-manual pages -> dataset.")
-EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}  # --section.key value overrides
 
 
 @app.command()
@@ -30,37 +33,38 @@ def blocks(
     from prep.blocks import DEFAULT_CACHE, OutputError, build_blocks
 
     if not src_dir.is_dir() or not any(p.is_file() for p in src_dir.rglob("*")):
-        typer.echo(f"error: {src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
-                   "give a folder of page images, PDFs or HTML spec sheets", err=True)
-        raise typer.Exit(2)
+        raise fail(f"{src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
+                   "give a folder of page images, PDFs or HTML spec sheets")
     try:
         result = build_blocks(src_dir, out, jobs=jobs, cache_dir=cache or DEFAULT_CACHE, progress=not quiet)
     except OutputError as err:  # an unwritable or full folder: checked before the OCR, or the write failed
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.code)
+        raise fail(str(err), err.code) from None
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds.items()))
     typer.echo(f"{result.blocks} blocks from {result.pages} pages ({kinds}); {len(result.errors)} bad files; "
                f"{result.ocr_runs} OCR runs, {result.cached_pages} pages from cache; {result.seconds:.1f} s -> {out}")
     raise typer.Exit(0 if result.blocks else 1)
 
 
-@app.command(context_settings=EXTRA)
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def dataset(
     ctx: typer.Context,
     blocks_file: Path = typer.Argument(..., help="blocks.jsonl written by `prep blocks`."),
     config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Its data section (split, seed, phrasings) and "
                                 "model (tokenizer for token counts, max_seq) are used."),
     out: Path = typer.Option(None, "--out", help="Output folder [default: the config's data.dir]."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
 ) -> None:
     """Turn blocks into the five-task chat dataset, with its card, quality report and spec index."""
-    cfg = config_or_exit(config, ctx.args)
-    if not blocks_file.is_file():
-        typer.echo(f"error: {blocks_file}: not found (write it with: python -m prep blocks SRC_DIR)", err=True)
-        raise typer.Exit(2)
+    cfg = load(config, ctx.args)
+    missing = [] if blocks_file.is_file() else [f"{blocks_file}: not found (write it with: python -m prep blocks SRC_DIR)"]
+    if dry_run:
+        return plan(cfg, {"blocks": str(blocks_file), "out": str(out or cfg.data.dir)}, missing)
+    if missing:
+        raise fail(missing[0])
     write_dataset(blocks_file, out or cfg.data.dir, cfg)
 
 
-@app.command(context_settings=EXTRA)
+@app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def build(
     ctx: typer.Context,
     src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
@@ -70,9 +74,18 @@ def build(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Pages read in parallel (processes)."),
     cache: Path = typer.Option(None, "--cache", help="OCR cache folder [default: .cache/ocr in the project]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
 ) -> None:
     """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
-    cfg = config_or_exit(config, ctx.args)
+    cfg = load(config, ctx.args)
+    if dry_run:
+        files = [p for p in src_dir.rglob("*") if p.is_file()] if src_dir.is_dir() else []
+        kinds: dict[str, int] = {}
+        for path in files:
+            kinds[path.suffix.lower() or "(none)"] = kinds.get(path.suffix.lower() or "(none)", 0) + 1
+        return plan(cfg, {"pages": str(src_dir), "files": dict(sorted(kinds.items())), "work": str(work),
+                          "out": str(out or cfg.data.dir), "jobs": jobs},
+                    [] if files else [f"{src_dir}: {'empty' if src_dir.is_dir() else 'not a folder'}"])
     # The dataset folder too, before the OCR: found unwritable only at the end, it cost every page.
     dataset_folder_or_exit(out or cfg.data.dir, DATASET_MIN_BYTES)
     try:
@@ -95,8 +108,7 @@ def search(
     try:
         found = open_index(index)
     except SearchIndexError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+        raise fail(str(err)) from None
     hits = found.search(question, k=k)
     if not hits:
         typer.echo("no passage matches: the question holds no word to search for, or none the manual prints")
@@ -106,14 +118,12 @@ def search(
         typer.echo(f"{hit.score:6.2f}  {where:<10} {hit.line}")
 
 
-def config_or_exit(path: Path, overrides: list[str] = ()):
-    from config import ConfigError, load_config
+def plan(cfg, what: dict, missing: list[str]) -> None:
+    """--dry-run: the config's data and model sections (what prep reads of it) and the plan."""
+    from cli import dry_run
 
-    try:
-        return load_config(path, list(overrides))
-    except ConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    dry_run(cfg, {"stage": "prep", **what, "data": cfg.data.model_dump(mode="json"),
+                  "tokenizer": cfg.model.base, "max_seq": cfg.model.max_seq}, missing)
 
 
 # The dataset measured ~11x its blocks.jsonl on the sample manual (several phrasings per fact, the
@@ -128,14 +138,14 @@ def dataset_folder_or_exit(out: Path, need: int) -> None:
     try:
         check_output({out: ("--out", need)})
     except OutputError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.code)
+        raise fail(str(err), err.code) from None
 
 
 def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     import sqlite3
 
     from base_model import BaseModelError, resolve_base
+    from config import save_config
     from prep.blocks import size_text
     from prep.dataset import build_dataset
     from prep.search_index import INDEX_NAME, build_index, open_index
@@ -143,8 +153,7 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     try:
         tokenizer = resolve_base(cfg.model.base)
     except BaseModelError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+        raise fail(str(err)) from None
     need = max(DATASET_MIN_BYTES, DATASET_BYTES_PER_BLOCK_BYTE * blocks_file.stat().st_size)
     dataset_folder_or_exit(out, need)
     try:
@@ -165,9 +174,9 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
             import os
 
             reason = os.strerror(errno.ENOSPC)  # sqlite says "database or disk is full": the same fault, said as the OS says it
-        typer.echo(f"error: {out}: writing the dataset failed ({reason}); free space there (it needs "
-                   f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", err=True)
-        raise typer.Exit(1)
+        raise fail(f"{out}: writing the dataset failed ({reason}); free space there (it needs "
+                   f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", 1) from None
+    save_config(cfg, out / "resolved_config.yaml")   # what this dataset was made with, and by which libraries
     per_task = ", ".join(f"{t} {c['train']}/{c['val']}" for t, c in result.per_task.items())
     rejected = sum(result.rejected.values())
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
@@ -178,8 +187,7 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
         typer.echo(f"context: {result.context['grounded']} training rows carry the manual's lines (per task: {grounded}), "
                    f"{result.context['refusals']} refusal rows")
     if not result.train or not result.val and cfg.data.val_fraction > 0:
-        typer.echo("error: the dataset has no train or no val rows: give more pages", err=True)
-        raise typer.Exit(1)
+        raise fail("the dataset has no train or no val rows: give more pages", 1)
     if not result.val:
         typer.echo("note: data.val_fraction 0: every page trains; hf_recall.jsonl evaluates (hf_val.jsonl is empty)")
 

@@ -101,6 +101,10 @@ def is_drawing_label(text: str) -> bool:
 
 
 def repair_blocks(cols: list[list[dict]]) -> list[dict]:
+    """A repair page's text lines, column by column in reading order, as blocks: operation headings
+    (`34 11 220 REMOVING AND INSTALLING FRONT BRAKE DISCS`), symptom headings, notes (`Note:`,
+    `Important:`), numbered steps and body text, each carrying the operation, sub-head and symptom it
+    stands under (`context`). Figure captions are kept aside and drawing callouts (`4 3 2 1`) dropped."""
     blocks: list[dict] = []
     figures: list[tuple[str, list[int]]] = []
     ctx = {"operation": None, "operation_title": None, "subhead": None, "symptom": None}

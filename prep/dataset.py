@@ -51,7 +51,12 @@ class DatasetResult:
 
 def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_name: str | None = None,
                   max_seq: int = 512, index=None) -> DatasetResult:
-    """`index`: prep.search_index.Index of the same blocks; None writes no grounded rows."""
+    """blocks.jsonl → the five tasks' candidates (prep/tasks.py) → the gates (prep/gates.py) → the
+    page-level split (data.val_fraction, data.seed) → hf_train/hf_val/hf_recall.jsonl, the dataset
+    card, qa_report.{md,json} and spec_index.jsonl in `out_dir`, each written atomically. `index`:
+    prep.search_index.Index of the same blocks, for the rows that carry the manual's lines
+    (data.context_fraction); None writes no grounded rows. `tokenizer_name` counts tokens against
+    `max_seq` (a row too long to train is rejected)."""
     blocks = [json.loads(line) for line in blocks_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not blocks:
         raise ValueError(f"{blocks_path}: no blocks")
