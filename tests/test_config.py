@@ -35,7 +35,7 @@ def test_cpu_profile_uses_embedded_model_and_same_lora():
     assert cfg.model.base == "embedded:smollm2-135m"
     assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout) == (16, 32, 0.05)
     # whole epochs, the checkpoint picked by the recall probes (docs/evaluation.md)
-    assert cfg.train.max_steps == -1 and cfg.train.epochs == 6 and cfg.train.select_on == "recall"
+    assert cfg.train.max_steps == -1 and cfg.train.epochs == 3 and cfg.train.select_on == "recall"
 
 
 def test_unknown_key_is_named(tmp_path):

@@ -67,7 +67,7 @@ def test_bad_lines_are_named_by_file_and_line(tmp_path):
     write_rows(tmp_path / "hf_train.jsonl", [qa("a?", "1 Nm")])
     (tmp_path / "hf_train.jsonl").write_text((tmp_path / "hf_train.jsonl").read_text() + "{not json\n")
     write_rows(tmp_path / "hf_val.jsonl", [qa("b?", "2 Nm")])
-    with pytest.raises(train_unsloth.DataError, match=r"hf_train.jsonl:2: malformed example"):
+    with pytest.raises(train_unsloth.DataError, match=r"hf_train.jsonl:2: not JSON"):
         train_unsloth.read_dataset(tmp_path)
     (tmp_path / "hf_train.jsonl").write_text(json.dumps(qa("a?", "1 Nm")) + "\n\n")
     with pytest.raises(train_unsloth.DataError, match=r"hf_train.jsonl:2: empty line"):
@@ -157,8 +157,8 @@ def test_dry_run_prints_plan_and_writes_nothing(tiny_data, tmp_path):
     out = tmp_path / "run"
     done = run("train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--data.dir", str(tiny_data),
                "--train.output_dir", str(out), "--dry-run")
-    # 6 rows in batches of 4: 2 steps an epoch, 6 epochs
-    assert "optimizer_steps: 12" in done.stdout and "train_examples: 6" in done.stdout
+    # 6 rows in batches of 4: 2 steps an epoch, 3 epochs
+    assert "optimizer_steps: 6" in done.stdout and "train_examples: 6" in done.stdout
     assert "load_in_4bit needs CUDA" in done.stderr  # says what happens instead on a CPU
     assert not out.exists()
 
