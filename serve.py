@@ -22,6 +22,7 @@ prompt (chat template from the GGUF) → generation → the three commands (ask,
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import os
@@ -29,10 +30,14 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
+from urllib.parse import urlsplit
 
 import typer
 
@@ -858,263 +863,276 @@ class RequestReader(io.RawIOBase):
 
 
 def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | None,
-                host: str, port: int, api_key: str | None):
+                host: str, port: int, api_key: str | None) -> Server:
     """A ThreadingHTTPServer bound to host:port (port 0 = any free port), not yet serving."""
-    import hmac
-    import uuid
-    from http import HTTPStatus
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import urlsplit
+    return Server((host, port), model, s, facts, api_key)
 
-    created = int(time.time())
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "serve.py"
-        timeout = s.request_timeout          # StreamRequestHandler puts it on the socket
-        # what a reply needs when the request line itself never came whole (408)
-        requestline, request_version = "", "HTTP/1.0"
-
-        def setup(self) -> None:
-            super().setup()
-            # the request is read through RequestReader: one deadline for all of it to arrive
-            self.rfile.close()
-            self.rfile = io.BufferedReader(RequestReader(self.connection, s.request_timeout))
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except RequestTimeout as e:
-                self.close_connection = True
-                self.log_error("%s", e)
-                try:
-                    self.send_json(408, openai_error(str(e), code="request_timeout"))
-                except OSError:
-                    pass
-            except ConnectionError:
-                self.close_connection = True  # the client left mid-request: no one to answer
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            # http.server's own refusals (a malformed request line, an unknown method) in
-            # OpenAI's error JSON like every other answer, not an HTML page
-            self.close_connection = True
-            self.send_json(code, openai_error(message or HTTPStatus(code).phrase))
-
-        def send_json(self, status: int, obj: dict) -> None:
-            data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def authorised(self) -> bool:
-            if api_key is None:
-                return True
-            given = self.headers.get("Authorization", "")
-            if hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return True
-            self.send_json(401, openai_error("missing or wrong API key: send 'Authorization: "
-                                             "Bearer KEY'", code="invalid_api_key"))
-            return False
-
-        def client_left(self) -> bool:
-            """Whether the client closed its end. While it waits for its answer an HTTP client
-            sends nothing, so a socket that reads empty (or reset) means it has gone."""
-            self.connection.settimeout(0)
-            try:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
-            except BlockingIOError:
-                return False  # nothing to read: still waiting
-            except OSError:
-                return True
-            finally:
-                self.connection.settimeout(s.request_timeout)
-
-        def stop_if_client_left(self, piece: str = "") -> None:
-            if self.client_left():
-                raise ClientLeft
-
-        def read_body(self) -> Any:
-            if self.headers.get("Transfer-Encoding"):
-                raise BadRequest("send the body with a Content-Length (Transfer-Encoding is not "
-                                 "supported)", status=411)
-            length = self.headers.get("Content-Length", "0").strip()
-            if not (length.isascii() and length.isdigit()):
-                raise BadRequest(f"Content-Length must be a whole number of bytes, got {length[:40]!r}")
-            if int(length) > MAX_BODY_BYTES:
-                raise BadRequest(f"request body over {MAX_BODY_BYTES} bytes", status=413)
-            data = self.rfile.read(int(length))
-            if len(data) < int(length):
-                raise BadRequest(f"the body ended after {len(data)} of its {length} bytes")
-            try:
-                return json.loads(data or b"null")
-            except (ValueError, RecursionError) as e:  # RecursionError: [[[[… nested past Python's stack
-                raise BadRequest(f"the body is not valid JSON ({e})") from None
-
-        def do_GET(self) -> None:
-            if not self.authorised():
-                return
-            if urlsplit(self.path).path.rstrip("/") == "/v1/models":
-                self.send_json(200, {"object": "list", "data": [
-                    {"id": model.name, "object": "model", "created": created, "owned_by": "local"}]})
-            else:
-                self.send_json(404, openai_error(f"no route GET {self.path}", code="not_found"))
-
-        def do_POST(self) -> None:
-            if not self.authorised():
-                return
-            if urlsplit(self.path).path.rstrip("/") != "/v1/chat/completions":
-                self.send_json(404, openai_error(f"no route POST {self.path}", code="not_found"))
-                return
-            try:
-                body = self.read_body()
-                messages = request_messages(body)
-                options = request_options(body, s, model.n_ctx)
-            except BadRequest as e:
-                self.send_json(e.status, openai_error(str(e), param=e.param))
-                return
-            if s.system and messages[0]["role"] != "system":
-                messages.insert(0, {"role": "system", "content": s.system})
-            newest = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
-            question = strip_task_prefix(messages[newest]["content"]) if newest is not None else ""
-            completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-            found = search(s, question) if newest is not None else None
-            extra = {"sources": None if found is None else found.sources()}
-            if refused(s.grounding, found):
-                # nothing in the manual on it: the model is not asked, nor its lock waited for
-                def say(on_text: Callable[[str], None]) -> Answer:
-                    on_text(grounding.NOT_COVERED)
-                    return Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
-                if options.stream:
-                    self.stream_answer(completion_id, say, question, found, extra)
-                else:
-                    self.send_answer(completion_id, say(lambda piece: None), question, found, extra)
-                return
-            if newest is not None:
-                # only the newest question carries the manual's lines: a client sends its history
-                # as it got it, without them
-                messages[newest] = {"role": "user", "content": grounded_user(
-                    s.grounding, found, messages[newest]["content"])}
-            with model.lock:
-                if self.client_left():  # gave up while it waited its turn
-                    self.log_message("client left before its turn; nothing generated")
-                    return
-                try:
-                    tokens = prompt_tokens(model, messages, options.max_tokens)
-                except PromptTooLong as e:
-                    self.send_json(400, openai_error(str(e), code="context_length_exceeded",
-                                                     param="messages"))
-                    return
-
-                def answer_with(on_text: Callable[[str], None]) -> Answer:
-                    return generate(model, tokens, options.max_tokens, options.temperature, on_text,
-                                    options.top_p, options.stop)
-                if options.stream:
-                    self.stream_answer(completion_id, answer_with, question, found, extra)
-                    return
-                try:
-                    answer = answer_with(self.stop_if_client_left)
-                except ClientLeft:
-                    self.log_message("client left; its answer was stopped")
-                    return
-                except Exception as e:  # a llama.cpp failure must answer, not drop the connection
-                    self.send_json(500, openai_error(f"generation failed: {e}", kind="server_error"))
-                    return
-            self.send_answer(completion_id, answer, question, found, extra)
-
-        def send_answer(self, completion_id: str, answer: Answer, question: str,
-                        found: Found | None, extra: dict) -> None:
-            self.send_json(200, {
-                "id": completion_id, "object": "chat.completion", "created": int(time.time()),
-                "model": model.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                             "logprobs": None, "finish_reason": answer.finish_reason}],
-                "usage": {"prompt_tokens": answer.prompt_tokens,
-                          "completion_tokens": answer.completion_tokens,
-                          "total_tokens": answer.prompt_tokens + answer.completion_tokens},
-                "spec_check": checked(question, answer.text, found), **extra,
-            })
-
-        def stream_answer(self, completion_id: str, produce: Callable[[Callable[[str], None]], Answer],
-                          question: str, found: Found | None, extra: dict) -> None:
-            """SSE: a role chunk, one chunk per piece, then the finish chunk which also carries
-            `spec_check` and `sources` (the whole answer is needed to check it), then
-            `data: [DONE]`. `produce` streams the answer's pieces to its argument."""
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()  # HTTP/1.0: the body ends when the connection closes
-
-            def event(delta: dict, finish: str | None = None, **fields: Any) -> None:
-                chunk = {"id": completion_id, "object": "chat.completion.chunk",
-                         "created": int(time.time()), "model": model.name,
-                         "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                      "finish_reason": finish}], **fields}
-                self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode("utf-8"))
-                self.wfile.flush()
-
-            def piece(text: str) -> None:
-                self.stop_if_client_left()
-                event({"content": text})
-
-            try:
-                event({"role": "assistant", "content": ""})
-                answer = produce(piece)
-                event({}, answer.finish_reason, spec_check=checked(question, answer.text, found), **extra)
-                self.wfile.write(b"data: [DONE]\n\n")
-            except (ClientLeft, OSError):
-                # gone (closed, reset) or stuck (took nothing for request_timeout): raising out
-                # of generate() already stopped the decode
-                self.log_message("client left; its stream was stopped")
-
-    def checked(question: str, answer: str, found: Found | None) -> list[dict] | None:
-        # null = no index loaded (not checked); [] = checked, the answer has no numbers with units
-        result = check_answer(facts, question, answer, found)
-        return None if result is None else [q.as_json() for q in result]
-
+def busy_reply(max_connections: int) -> bytes:
+    """The 503 a connection over the cap gets, whole, before it is closed."""
     busy_body = json.dumps(openai_error(
-        f"server busy: {s.max_connections} connections are open, the most serve.max_connections "
+        f"server busy: {max_connections} connections are open, the most serve.max_connections "
         "allows; try again shortly", kind="server_error", code="server_busy")).encode()
     busy = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             b"Retry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(busy_body), busy_body))
+    return busy
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 64  # a burst of clients queues on the lock instead of being refused
-        slots = threading.BoundedSemaphore(s.max_connections)
 
-        def process_request(self, request, client_address) -> None:
-            if self.slots.acquire(blocking=False):
-                try:
-                    super().process_request(request, client_address)  # its own thread
-                except BaseException:
-                    self.slots.release()
-                    raise
-                return
-            # Over the cap: answered here on the accept thread, without a thread of its own and
-            # without ever waiting (the socket is non-blocking, the reply fits its buffer).
+class Server(ThreadingHTTPServer):
+    """The API: a thread per connection, at most serve.max_connections at once (the rest get a 503
+    at once), one model behind a lock."""
+    daemon_threads = True
+    request_queue_size = 64  # a burst of clients queues on the lock instead of being refused
+
+    def __init__(self, address: tuple[str, int], model: Model, s: Settings,
+                 facts: list[spec_check.SpecFact] | None, api_key: str | None):
+        self.model, self.settings, self.facts, self.api_key = model, s, facts, api_key
+        self.created = int(time.time())
+        self.slots = threading.BoundedSemaphore(s.max_connections)
+        self.busy = busy_reply(s.max_connections)
+        super().__init__(address, Handler)
+
+    def process_request(self, request, client_address) -> None:
+        if self.slots.acquire(blocking=False):
             try:
-                request.setblocking(False)
-                try:
-                    # take the request if it is here already: closing a socket with unread bytes
-                    # resets the connection, and the client could lose the 503 before reading it
-                    request.recv(65536)
-                except BlockingIOError:
-                    pass
-                request.send(busy)
+                super().process_request(request, client_address)  # its own thread
+            except BaseException:
+                self.slots.release()
+                raise
+            return
+        # Over the cap: answered here on the accept thread, without a thread of its own and
+        # without ever waiting (the socket is non-blocking, the reply fits its buffer).
+        try:
+            request.setblocking(False)
+            try:
+                # take the request if it is here already: closing a socket with unread bytes
+                # resets the connection, and the client could lose the 503 before reading it
+                request.recv(65536)
+            except BlockingIOError:
+                pass
+            request.send(self.busy)
+        except OSError:
+            pass
+        sys.stderr.write(f"{client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
+                         f"refused: {self.settings.max_connections} connections open (serve.max_connections)\n")
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One API request (its own thread): the model, settings, spec facts and key are the Server's."""
+    server_version = "serve.py"
+    # what a reply needs when the request line itself never came whole (408)
+    requestline, request_version = "", "HTTP/1.0"
+
+    def setup(self) -> None:
+        self.timeout = self.server.settings.request_timeout   # StreamRequestHandler puts it on the socket
+        super().setup()
+        # the request is read through RequestReader: one deadline for all of it to arrive
+        self.rfile.close()
+        self.rfile = io.BufferedReader(RequestReader(self.connection, self.timeout))
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except RequestTimeout as e:
+            self.close_connection = True
+            self.log_error("%s", e)
+            try:
+                self.send_json(408, openai_error(str(e), code="request_timeout"))
             except OSError:
                 pass
-            sys.stderr.write(f"{client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
-                             f"refused: {s.max_connections} connections open (serve.max_connections)\n")
-            self.shutdown_request(request)
+        except ConnectionError:
+            self.close_connection = True  # the client left mid-request: no one to answer
 
-        def process_request_thread(self, request, client_address) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a malformed request line, an unknown method) in
+        # OpenAI's error JSON like every other answer, not an HTML page
+        self.close_connection = True
+        self.send_json(code, openai_error(message or HTTPStatus(code).phrase))
+
+    def send_json(self, status: int, obj: dict) -> None:
+        data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def authorised(self) -> bool:
+        api_key = self.server.api_key
+        if api_key is None:
+            return True
+        given = self.headers.get("Authorization", "")
+        if hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            return True
+        self.send_json(401, openai_error("missing or wrong API key: send 'Authorization: "
+                                         "Bearer KEY'", code="invalid_api_key"))
+        return False
+
+    def client_left(self) -> bool:
+        """Whether the client closed its end. While it waits for its answer an HTTP client
+        sends nothing, so a socket that reads empty (or reset) means it has gone."""
+        self.connection.settimeout(0)
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False  # nothing to read: still waiting
+        except OSError:
+            return True
+        finally:
+            self.connection.settimeout(self.timeout)
+
+    def stop_if_client_left(self, piece: str = "") -> None:
+        if self.client_left():
+            raise ClientLeft
+
+    def read_body(self) -> Any:
+        if self.headers.get("Transfer-Encoding"):
+            raise BadRequest("send the body with a Content-Length (Transfer-Encoding is not "
+                             "supported)", status=411)
+        length = self.headers.get("Content-Length", "0").strip()
+        if not (length.isascii() and length.isdigit()):
+            raise BadRequest(f"Content-Length must be a whole number of bytes, got {length[:40]!r}")
+        if int(length) > MAX_BODY_BYTES:
+            raise BadRequest(f"request body over {MAX_BODY_BYTES} bytes", status=413)
+        data = self.rfile.read(int(length))
+        if len(data) < int(length):
+            raise BadRequest(f"the body ended after {len(data)} of its {length} bytes")
+        try:
+            return json.loads(data or b"null")
+        except (ValueError, RecursionError) as e:  # RecursionError: [[[[… nested past Python's stack
+            raise BadRequest(f"the body is not valid JSON ({e})") from None
+
+    def do_GET(self) -> None:
+        model = self.server.model
+        if not self.authorised():
+            return
+        if urlsplit(self.path).path.rstrip("/") == "/v1/models":
+            self.send_json(200, {"object": "list", "data": [
+                {"id": model.name, "object": "model", "created": self.server.created, "owned_by": "local"}]})
+        else:
+            self.send_json(404, openai_error(f"no route GET {self.path}", code="not_found"))
+
+    def do_POST(self) -> None:
+        model, s = self.server.model, self.server.settings
+        if not self.authorised():
+            return
+        if urlsplit(self.path).path.rstrip("/") != "/v1/chat/completions":
+            self.send_json(404, openai_error(f"no route POST {self.path}", code="not_found"))
+            return
+        try:
+            body = self.read_body()
+            messages = request_messages(body)
+            options = request_options(body, s, model.n_ctx)
+        except BadRequest as e:
+            self.send_json(e.status, openai_error(str(e), param=e.param))
+            return
+        if s.system and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": s.system})
+        newest = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+        question = strip_task_prefix(messages[newest]["content"]) if newest is not None else ""
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        found = search(s, question) if newest is not None else None
+        extra = {"sources": None if found is None else found.sources()}
+        if refused(s.grounding, found):
+            # nothing in the manual on it: the model is not asked, nor its lock waited for
+            def say(on_text: Callable[[str], None]) -> Answer:
+                on_text(grounding.NOT_COVERED)
+                return Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+            if options.stream:
+                self.stream_answer(completion_id, say, question, found, extra)
+            else:
+                self.send_answer(completion_id, say(lambda piece: None), question, found, extra)
+            return
+        if newest is not None:
+            # only the newest question carries the manual's lines: a client sends its history
+            # as it got it, without them
+            messages[newest] = {"role": "user", "content": grounded_user(
+                s.grounding, found, messages[newest]["content"])}
+        with model.lock:
+            if self.client_left():  # gave up while it waited its turn
+                self.log_message("client left before its turn; nothing generated")
+                return
             try:
-                super().process_request_thread(request, client_address)
-            finally:
-                self.slots.release()
+                tokens = prompt_tokens(model, messages, options.max_tokens)
+            except PromptTooLong as e:
+                self.send_json(400, openai_error(str(e), code="context_length_exceeded",
+                                                 param="messages"))
+                return
 
-    return Server((host, port), Handler)
+            def answer_with(on_text: Callable[[str], None]) -> Answer:
+                return generate(model, tokens, options.max_tokens, options.temperature, on_text,
+                                options.top_p, options.stop)
+            if options.stream:
+                self.stream_answer(completion_id, answer_with, question, found, extra)
+                return
+            try:
+                answer = answer_with(self.stop_if_client_left)
+            except ClientLeft:
+                self.log_message("client left; its answer was stopped")
+                return
+            except Exception as e:  # a llama.cpp failure must answer, not drop the connection
+                self.send_json(500, openai_error(f"generation failed: {e}", kind="server_error"))
+                return
+        self.send_answer(completion_id, answer, question, found, extra)
+
+    def send_answer(self, completion_id: str, answer: Answer, question: str,
+                    found: Found | None, extra: dict) -> None:
+        model = self.server.model
+        self.send_json(200, {
+            "id": completion_id, "object": "chat.completion", "created": int(time.time()),
+            "model": model.name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                         "logprobs": None, "finish_reason": answer.finish_reason}],
+            "usage": {"prompt_tokens": answer.prompt_tokens,
+                      "completion_tokens": answer.completion_tokens,
+                      "total_tokens": answer.prompt_tokens + answer.completion_tokens},
+            "spec_check": self.checked(question, answer.text, found), **extra,
+        })
+
+    def stream_answer(self, completion_id: str, produce: Callable[[Callable[[str], None]], Answer],
+                      question: str, found: Found | None, extra: dict) -> None:
+        """SSE: a role chunk, one chunk per piece, then the finish chunk which also carries
+        `spec_check` and `sources` (the whole answer is needed to check it), then
+        `data: [DONE]`. `produce` streams the answer's pieces to its argument."""
+        model = self.server.model
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+
+        def event(delta: dict, finish: str | None = None, **fields: Any) -> None:
+            chunk = {"id": completion_id, "object": "chat.completion.chunk",
+                     "created": int(time.time()), "model": model.name,
+                     "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                  "finish_reason": finish}], **fields}
+            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode("utf-8"))
+            self.wfile.flush()
+
+        def piece(text: str) -> None:
+            self.stop_if_client_left()
+            event({"content": text})
+
+        try:
+            event({"role": "assistant", "content": ""})
+            answer = produce(piece)
+            event({}, answer.finish_reason, spec_check=self.checked(question, answer.text, found), **extra)
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (ClientLeft, OSError):
+            # gone (closed, reset) or stuck (took nothing for request_timeout): raising out
+            # of generate() already stopped the decode
+            self.log_message("client left; its stream was stopped")
+
+    def checked(self, question: str, answer: str, found: Found | None) -> list[dict] | None:
+        # null = no index loaded (not checked); [] = checked, the answer has no numbers with units
+        result = check_answer(self.server.facts, question, answer, found)
+        return None if result is None else [q.as_json() for q in result]
 
 
 @app.command(context_settings=EXTRA, epilog=OVERRIDES)

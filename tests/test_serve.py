@@ -63,9 +63,12 @@ def models():
 
 
 @pytest.fixture
-def cli(models, monkeypatch):
+def cli(models, monkeypatch, tmp_path):
     """CliRunner whose commands reuse the module's models (same file, same ctx) instead of
-    loading their own; `seen` records every message list the commands sent to the model."""
+    loading their own; `seen` records every message list the commands sent to the model. It runs
+    in an empty folder: serve.py looks for indexes in data/ of the working folder, and a checkout
+    where `make demo` ran has one there."""
+    monkeypatch.chdir(tmp_path)
     seen: list[list[dict]] = []
     settings: list[serve.Settings] = []
     real_prompt_tokens = serve.prompt_tokens
