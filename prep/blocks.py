@@ -404,76 +404,129 @@ def paragraph_blocks(lines: list[dict]) -> list[dict]:
 WIRING_SETTINGS = {"psm": 11, "target_width": 3600}  # sparse labels, tiny print: all text, 2x
 
 
+@dataclass
+class Reading:
+    """What one source type makes of a page, before labels and records."""
+    built: list[dict]            # blocks: kind, lines, fields (and text for tables)
+    lang: str
+    kind: str                    # the page kind: repair, spec-table, wiring, index, foreign, other
+    label: str | None = None     # the printed page label (`11-4`, `0670-3`)
+    header: list[dict] = field(default_factory=list)   # the page header's lines
+    scan: dict | None = None     # the OCR scan (words read twice), scanned pages only
+    ocr_runs: int = 0
+    ocr_seconds: float = 0.0
+
+
 def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[dict], int]:
-    """(page record, block records, number of tesseract runs)."""
+    """(page record, block records, number of tesseract runs): the page read by its source type,
+    then labelled (page label, section), then each block made a record."""
+    path = src_dir / ref.path
+    if ref.method == "html":
+        reading = read_html(path)
+    elif ref.method == "pdf-text":
+        reading = read_pdf_text(path, ref.page)
+    else:
+        reading = read_scan(path, ref.page, cache_dir, ref.path)
+    label, section_id, section_name = page_labels(ref, reading)
+    records = block_records(ref, reading, label, section_id, section_name)
+    confs = [r["source"]["ocr_conf"] for r in records if r["source"]["ocr_conf"] is not None]
+    numeric = [w for w in (reading.scan or {}).get("words", []) if "read2" in w]  # read twice (prep/ocr.py)
+    page = {
+        "path": ref.path, "page": ref.page, "page_label": label, "section_id": section_id,
+        "section_name": section_name, "page_kind": reading.kind, "lang": reading.lang, "method": ref.method,
+        "n_blocks": len(records), "ocr_conf": round(sum(confs) / len(confs), 1) if confs else None,
+        "ocr_seconds": round(reading.ocr_seconds, 2), "cached": ref.method == "ocr" and reading.ocr_runs == 0,
+        "numbers": {"read": len(numeric), **{k: sum(w[k] for w in numeric) for k in ("agreed", "corrected", "unsure")}},
+    }
+    return page, records, reading.ocr_runs
+
+
+def read_html(path: Path) -> Reading:
+    """An HTML spec sheet: its tables, each a block whose text is its title, header and rows."""
+    from prep import sources
+
+    built = [{"kind": "table", "fields": {**t, "title": " ".join(t["title"].split())}, "lines": []}
+             for t in sources.html_tables(path)]
+    for b in built:
+        f = b["fields"]
+        b["text"] = "\n".join([f["title"], " | ".join(f["columns"])] + [" | ".join(c.replace("\n", " / ") for c in r) for r in f["rows"]])
+    return Reading(built, "en", "spec-table")
+
+
+def read_pdf_text(path: Path, page: int) -> Reading:
+    """A PDF page with a text layer: its lines as paragraphs (exact text, no OCR)."""
+    from prep import sources
+
+    lines = [{"text": t, "bbox": box, "conf": None, "words": []} for t, box in sources.pdf_page_text(path, page)]
+    lang = layout.detect_lang(lines)
+    return Reading(paragraph_blocks(lines), lang, "foreign" if lang != "en" else "other")
+
+
+def read_scan(path: Path, page: int, cache_dir: Path, name: str) -> Reading:
+    """A scanned page (an image, or a PDF page without text): OCR (cached), the page kind from its
+    layout, a second pass where the kind needs one (wiring: finer; Italian), then the blocks of
+    that kind. `name`: the page's path under the source folder, as the page kind reads it."""
     from prep import ocr, sources
 
-    path = src_dir / ref.path
-    section_id, section_name = folder_section(ref.path)
-    label, header = None, []
-    scan, ocr_runs, ocr_seconds = None, 0, 0.0
-    if ref.method == "html":
-        lang, kind = "en", "spec-table"
-        built = [{"kind": "table", "fields": {**t, "title": " ".join(t["title"].split())}, "lines": []}
-                 for t in sources.html_tables(path)]
-        for b in built:
-            f = b["fields"]
-            b["text"] = "\n".join([f["title"], " | ".join(f["columns"])] + [" | ".join(c.replace("\n", " / ") for c in r) for r in f["rows"]])
-    elif ref.method == "pdf-text":
-        lines = [{"text": t, "bbox": box, "conf": None, "words": []} for t, box in sources.pdf_page_text(path, ref.page)]
-        lang = layout.detect_lang(lines)
-        kind = "foreign" if lang != "en" else "other"
+    file_hash = ocr.file_sha256(path)
+    image = None
+    runs, seconds = 0, 0.0
+
+    def scan_with(settings):
+        nonlocal image, runs, seconds
+        key = ocr.cache_key(file_hash, page, settings)
+        found = ocr.cached_scan(cache_dir, key)
+        if found is not None:
+            return found
+        if image is None:
+            image = sources.render_pdf_page(path, page) if path.suffix.lower() == ".pdf" else sources.load_image(path)
+        result = ocr.scan_page(image, settings)
+        ocr.store_scan(cache_dir, key, result)
+        runs += 1
+        seconds += result["ocr_seconds"]
+        return result
+
+    scan = scan_with(ocr.OcrSettings())
+    lines = layout.page_lines(scan)
+    grids = layout.table_grids(scan)
+    lang = layout.detect_lang(lines)
+    label, header, lines = layout.split_header(lines, scan["height"])
+    kind = layout.classify_page(lines, lang, bool(grids), name, label)
+    # Second passes, only where the first one tells us they are needed (and cached as well).
+    if kind == "wiring":
+        scan = scan_with(ocr.OcrSettings(**WIRING_SETTINGS))
+        label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
+    elif kind == "foreign" and lang == "it":
+        scan = scan_with(ocr.OcrSettings(lang="ita"))
+        label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
+    built = [b for i, g in enumerate(grids) for b in table_blocks(scan, i, g)] if kind == "spec-table" else []
+    if kind == "spec-table" and not built:
+        kind = "repair"  # ruled, but not a spec table (a boxed photo page): read it as text
+    if kind == "spec-table":
+        # Torque pages print their page in the table's header cell (`11 - 18 Engine`); the file
+        # code in the corner (`AZD11-15.frb`) is the binder's, not the page a mechanic turns to.
+        m = re.match(r"^(\d{2})\s?[-–]\s?(\d{1,3})\b", built[0]["fields"]["page_title"]) if built else None
+        if m:
+            label = f"{m.group(1)}-{m.group(2)}"
+        outside = [l for l in lines if not any(layout.inside(l["bbox"], g["bbox"]) for g in grids)]
+        built += [b for b in paragraph_blocks(outside) if not re.search(r"\.frb\b|^\d\d/\d\d/\d\d$", " ".join(l["text"] for l in b["lines"]))]
+    elif kind == "wiring":
+        built = [wiring_block(lines, scan["words"], label)]
+    elif kind == "index":
+        built = [index_block(lines, [w for w in scan["words"] if not any(layout.inside(w["bbox"], h["bbox"]) for h in header)])]
+    elif kind == "foreign":
         built = paragraph_blocks(lines)
     else:
-        file_hash = ocr.file_sha256(path)
-        image = None
+        built = repair_blocks(layout.columns(lines, scan["width"]))
+    return Reading(built, lang, kind, label, header, scan, runs, seconds)
 
-        def scan_with(settings):
-            nonlocal image, ocr_runs, ocr_seconds
-            key = ocr.cache_key(file_hash, ref.page, settings)
-            found = ocr.cached_scan(cache_dir, key)
-            if found is not None:
-                return found
-            if image is None:
-                image = sources.render_pdf_page(path, ref.page) if path.suffix.lower() == ".pdf" else sources.load_image(path)
-            result = ocr.scan_page(image, settings)
-            ocr.store_scan(cache_dir, key, result)
-            ocr_runs += 1
-            ocr_seconds += result["ocr_seconds"]
-            return result
 
-        scan = scan_with(ocr.OcrSettings())
-        lines = layout.page_lines(scan)
-        grids = layout.table_grids(scan)
-        lang = layout.detect_lang(lines)
-        label, header, lines = layout.split_header(lines, scan["height"])
-        kind = layout.classify_page(lines, lang, bool(grids), ref.path, label)
-        # Second passes, only where the first one tells us they are needed (and cached as well).
-        if kind == "wiring":
-            scan = scan_with(ocr.OcrSettings(**WIRING_SETTINGS))
-            label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
-        elif kind == "foreign" and lang == "it":
-            scan = scan_with(ocr.OcrSettings(lang="ita"))
-            label, header, lines = layout.split_header(layout.page_lines(scan), scan["height"])
-        built = [b for i, g in enumerate(grids) for b in table_blocks(scan, i, g)] if kind == "spec-table" else []
-        if kind == "spec-table" and not built:
-            kind = "repair"  # ruled, but not a spec table (a boxed photo page): read it as text
-        if kind == "spec-table":
-            # Torque pages print their page in the table's header cell (`11 - 18 Engine`); the file
-            # code in the corner (`AZD11-15.frb`) is the binder's, not the page a mechanic turns to.
-            m = re.match(r"^(\d{2})\s?[-–]\s?(\d{1,3})\b", built[0]["fields"]["page_title"]) if built else None
-            if m:
-                label = f"{m.group(1)}-{m.group(2)}"
-            outside = [l for l in lines if not any(layout.inside(l["bbox"], g["bbox"]) for g in grids)]
-            built += [b for b in paragraph_blocks(outside) if not re.search(r"\.frb\b|^\d\d/\d\d/\d\d$", " ".join(l["text"] for l in b["lines"]))]
-        elif kind == "wiring":
-            built = [wiring_block(lines, scan["words"], label)]
-        elif kind == "index":
-            built = [index_block(lines, [w for w in scan["words"] if not any(layout.inside(w["bbox"], h["bbox"]) for h in header)])]
-        elif kind == "foreign":
-            built = paragraph_blocks(lines)
-        else:
-            built = repair_blocks(layout.columns(lines, scan["width"]))
+def page_labels(ref: PageRef, reading: Reading) -> tuple[str | None, str | None, str | None]:
+    """(page label, section id, section name): the folder's section, a torque page's header cell,
+    an electrical page's header; the file name (`51-163.jpg`) where the OCR'd label is missing or
+    does not belong to the section (`91-163`: a 5 read as 9)."""
+    section_id, section_name = folder_section(ref.path)
+    label, built, kind, header = reading.label, reading.built, reading.kind, reading.header
     if kind == "spec-table" and built and built[0]["fields"].get("page_title"):
         # a torque page files its rows under the section printed in its header (`11 - 4 Engine`)
         m = re.match(r"^(\d{2})\s?[-–]?\s?\d+\s+([A-Za-z][\w ,&/]*?)[\s\-–]*$", " ".join(built[0]["fields"]["page_title"].split()))
@@ -483,15 +536,18 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
         section_id = label.split("-")[0]
         title = re.sub(layout.PAGE_LABEL_RE, "", header[0]["text"]).strip() if header else ""
         section_name = title.title() or None
-    # The file name (`51-163.jpg`) vouches for the label where the OCR'd one is missing or does not
-    # belong to the folder's section (`91-163`: a 5 read as 9).
     m = re.match(r"^(\d{2,4})-0*(\d{1,3}[a-z]?)", Path(ref.path).stem)
     stem_label = f"{m.group(1)}-{m.group(2)}" if m else None
     if stem_label and (label is None or (section_id and kind != "spec-table" and not label.startswith(section_id + "-"))):
         label = stem_label
+    return label, section_id, section_name
 
+
+def block_records(ref: PageRef, reading: Reading, label: str | None, section_id: str | None,
+                  section_name: str | None) -> list[dict]:
+    """Each block as blocks.jsonl holds it: id, kind, text, fields, context and its source."""
     records = []
-    for n, b in enumerate(built, start=1):
+    for n, b in enumerate(reading.built, start=1):
         lines_ = b.get("lines") or []
         confs = [l["conf"] for l in lines_ if l.get("conf") is not None]
         text = b.get("text") or "\n".join(clean_text(l["text"]) for l in lines_)
@@ -514,19 +570,10 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
                 "ocr_conf": b.get("conf", round(sum(confs) / len(confs), 1) if confs else None),
                 "method": ref.method,
             },
-            "page_kind": kind,
-            "lang": lang,
+            "page_kind": reading.kind,
+            "lang": reading.lang,
         })
-    confs = [r["source"]["ocr_conf"] for r in records if r["source"]["ocr_conf"] is not None]
-    numeric = [w for w in (scan or {}).get("words", []) if "read2" in w]  # read twice (prep/ocr.py)
-    page = {
-        "path": ref.path, "page": ref.page, "page_label": label, "section_id": section_id,
-        "section_name": section_name, "page_kind": kind, "lang": lang, "method": ref.method,
-        "n_blocks": len(records), "ocr_conf": round(sum(confs) / len(confs), 1) if confs else None,
-        "ocr_seconds": round(ocr_seconds, 2), "cached": ref.method == "ocr" and ocr_runs == 0,
-        "numbers": {"read": len(numeric), **{k: sum(w[k] for w in numeric) for k in ("agreed", "corrected", "unsure")}},
-    }
-    return page, records, ocr_runs
+    return records
 
 
 def read_page_safely(src_dir: Path, ref: PageRef, cache_dir: Path):
