@@ -247,6 +247,8 @@ def save_config(config: KitConfig, path: Path) -> None:
 
     from files import write_atomic
 
-    head = (f"# made by: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}\n"
+    script = Path(sys.argv[0])
+    command = f"-m {script.parent.name}" if script.name == "__main__.py" else script.name
+    head = (f"# made by: python {' '.join([command, *sys.argv[1:]])}\n"
             f"# versions: {', '.join(f'{k} {v}' for k, v in library_versions().items())}\n")
     write_atomic(path, head + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -59,7 +59,10 @@ QUANTS = {
 # agrees on few tokens at all (the scrambled file of tests/test_export.py). The K-quants of a
 # 135M model lose more: measured on the demo run, q4_k_m 0.856 and q5_k_m 0.744 (its 576-wide
 # rows are not a multiple of 256, so llama.cpp falls back to other types for many tensors).
-MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.90, "q5_k_m": 0.65, "q4_k_m": 0.65}
+# q8_0's bar sits at 0.80: an undertrained model has many near-ties, and the suite's 16-step model
+# (whose CPU training is not bitwise repeatable: losses part at step 3) measured 0.875, 0.891 and
+# 0.922 in three runs of the same data; the demo model 0.944; the scrambled file 0.0.
+MIN_AGREEMENT = {"f16": 0.97, "q8_0": 0.80, "q5_k_m": 0.65, "q4_k_m": 0.65}
 # Bytes per base-model weight of each file, for the disk check before the merge: q8_0 stores 34
 # bytes per 32 weights; the K-quants are taken at the 135M model's measured sizes (0.78 for q4_k_m,
 # its fallback types included), which a 3B model stays under.
@@ -86,15 +89,20 @@ class ExportError(Exception):
              context_settings=EXTRA, epilog=OVERRIDES)
 def main(
     ctx: typer.Context,
-    run_dir: Path = typer.Argument(..., help="A train_unsloth.py run folder (holds adapter/ and resolved_config.yaml)."),
-    config: Path = typer.Option(None, "--config", help="Kit YAML [default: RUN_DIR/resolved_config.yaml, the run's own]."),
-    quant: list[str] = typer.Option(None, "--quant", "-q", help=f"Repeatable; one of {', '.join(QUANTS)}. Default: the config's export.quants."),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/gguf)."),
-    verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
-                                          help="Check each GGUF against the merged model. Default: the config's export.verify."),
-    push_to_hub: str = typer.Option(None, "--push-to-hub", help="Upload the folder to this Hugging Face repo."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan (files, checks, "
-                                 "upload), say what is missing, then exit: no merge, nothing written."),
+    run_dir: Annotated[Path, typer.Argument(
+        help="A train_unsloth.py run folder (holds adapter/ and resolved_config.yaml).")],
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Kit YAML [default: RUN_DIR/resolved_config.yaml, the run's own].")] = None,
+    quant: Annotated[Optional[list[str]], typer.Option(
+        "--quant", "-q", help=f"Repeatable; one of {', '.join(QUANTS)}. Default: the config's export.quants.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: RUN_DIR/gguf).")] = None,
+    verify: Annotated[Optional[bool], typer.Option(
+        "--verify/--no-verify", help="Check each GGUF against the merged model. Default: the config's export.verify.")] = None,
+    push_to_hub: Annotated[Optional[str], typer.Option(
+        "--push-to-hub", help="Upload the folder to this Hugging Face repo.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the resolved config and the plan (files, checks, upload), say what is missing, "
+        "then exit: no merge, nothing written.")] = False,
 ) -> None:
     try:
         export(run_dir, quant, out, verify, push_to_hub, dry_run, config=config, overrides=ctx.args)
@@ -466,21 +474,16 @@ def quantize(source: Path, target: Path, quant: str) -> None:
 # -------------------------------------------------------------------- 4. verify
 def verify_prompts(cfg, count: int) -> list[dict]:
     """The first `count` validation examples: a prompt and its reference answer."""
-    from files import RowError, chat_example, read_jsonl
+    from files import RowError, read_chat_rows
 
     path = cfg.data.dir / "hf_val.jsonl"
     rows = []
     if path.is_file():
         try:
-            lines = read_jsonl(path)[:count]
+            rows = [{"prompt": user, "answer": answer[0]["content"]}
+                    for _, user, answer, _, _ in read_chat_rows(path)[:count]]
         except RowError as err:
             raise ExportError(str(err)) from None
-        for number, record in lines:
-            try:
-                user, answer, _ = chat_example(record)
-            except (ValueError, TypeError) as err:
-                raise ExportError(f"{path}:{number}: malformed example ({err})") from None
-            rows.append({"prompt": user, "answer": answer[0]["content"]})
     if not rows:  # no dataset beside the run: a fixed pair still catches a broken file
         rows = [{"prompt": [{"role": "user", "content": "[SPEC] What is the tightening torque of the wheel bolts?"}],
                  "answer": "100 Nm"}]

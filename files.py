@@ -7,8 +7,8 @@ target as it was; two runs into one folder never write into, or rename away, eac
 fixed `.tmp` name did). The file gets the mode any new file gets here (the umask), not mkstemp's 0600.
 
 Read: a JSONL file line by line (read_jsonl: a line that is not UTF-8 or not JSON is named by file
-and line), a chat row checked for its shape (chat_example: prep's rows, as train, evaluate and
-export read them), a GGUF file told by its magic bytes (is_gguf).
+and line), prep's chat rows checked for their shape (read_chat_rows, chat_example: as train,
+evaluate and export read them), a GGUF file told by its magic bytes (is_gguf).
 """
 
 from __future__ import annotations
@@ -90,6 +90,19 @@ def read_jsonl(path: Path, blank_lines: bool = True) -> list[tuple[int, object]]
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as err:
             raise RowError(f"{path}:{number}: not JSON ({err.msg} at column {err.colno})") from None
+    return rows
+
+
+def read_chat_rows(path: Path, blank_lines: bool = True) -> list[tuple[int, list[dict], list[dict], str, dict]]:
+    """(line number, user turn(s), the answer turn, task, the whole record) of every row of a
+    dataset file prep wrote; RowError names the first line that is not one (chat_example)."""
+    rows = []
+    for number, record in read_jsonl(path, blank_lines):
+        try:
+            user, answer, task = chat_example(record)
+        except (ValueError, TypeError) as err:
+            raise RowError(f"{path}:{number}: malformed example ({err})") from None
+        rows.append((number, user, answer, task, record))
     return rows
 
 

@@ -32,12 +32,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from cli import EXTRA, OVERRIDES, fail
 from config import TASKS, KitConfig, library_versions, offline_unless_hub, save_config
-from files import RowError, chat_example, read_jsonl, write_atomic
+from files import RowError, read_chat_rows, write_atomic
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
@@ -56,10 +57,12 @@ SAVE_TOTAL_LIMIT = 2  # checkpoints kept; one more exists while the next is writ
 @app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def main(
     ctx: typer.Context,
-    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="YAML config (see configs/)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, say what is "
-                                 "missing (no dataset yet), then exit."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in the run folder."),
+    config: Annotated[Path, typer.Option(help="YAML config (see configs/).")] = Path("configs/cpu-demo.yaml"),
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the resolved config and the plan, say what is missing (no dataset yet), "
+        "then exit.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the last checkpoint in the run folder.")] = False,
 ) -> None:
     """Train a LoRA on prep's dataset (data.dir) into train.output_dir."""
     from cli import dry_run as show, load
@@ -156,7 +159,8 @@ def main(
     # ---------------------------------------------------------------- data and trainer
     resumed_step = checkpoint_step(resume_from) if resume_from else 0
     log = RunLog(run_dir, total_steps, resumed_step)
-    trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda, total_steps, [log], recall_rows)
+    trainer = build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=on_cuda, total_steps=total_steps,
+                            callbacks=[log], recall_rows=recall_rows)
 
     # ---------------------------------------------------------------- train
     started = time.time()
@@ -243,17 +247,11 @@ def read_dataset(data_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
             hint = " (build it with: python -m prep build SRC_DIR)" if name == "hf_train.jsonl" else \
                    " (a validation split is required: prep writes it beside hf_train.jsonl)"
             raise DataError(f"{path}: not found{hint}")
-        rows = []
         try:
-            lines = read_jsonl(path, blank_lines=False)
+            rows = [{"prompt": user, "completion": answer, "task": task}
+                    for _, user, answer, task, _ in read_chat_rows(path, blank_lines=False)]
         except RowError as err:
             raise DataError(str(err)) from None
-        for number, record in lines:
-            try:
-                user, answer, task = chat_example(record)
-            except (ValueError, TypeError) as err:
-                raise DataError(f"{path}:{number}: malformed example ({err})") from None
-            rows.append({"prompt": user, "completion": answer, "task": task})
         if not rows and name != "hf_val.jsonl":
             raise DataError(f"{path}: no examples")
         splits.append(rows)
@@ -283,7 +281,7 @@ def weighted_rows(rows: list[dict], weights: dict[str, float], seed: int) -> lis
     return out
 
 
-def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, on_cuda: bool, total_steps: int,
+def build_trainer(cfg: KitConfig, model, tokenizer, train_rows, val_rows, *, on_cuda: bool, total_steps: int,
                   callbacks=(), recall_rows=()):
     """TRL's SFTTrainer over prompt/completion rows, the same on both paths. With recall rows, every
     evaluation scores both sets (eval_val_loss, eval_recall_loss); train.select_on picks the best."""

@@ -13,6 +13,7 @@
 """
 
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,14 +21,21 @@ from cli import EXTRA, OVERRIDES, fail, load
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Service-manual pages -> dataset.")
 
+# The options `blocks` and `build` share.
+SrcArg = Annotated[Path, typer.Argument(help="Folder of page images, PDFs and HTML spec sheets (walked recursively).")]
+JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Pages read in parallel (processes).")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="OCR cache folder [default: .cache/ocr in the project].")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and the plan, then exit.")]
+
 
 @app.command()
 def blocks(
-    src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
-    out: Path = typer.Option(Path("work"), "--out", help="Writes blocks.jsonl, pages.jsonl and errors.txt here."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Pages read in parallel (processes)."),
-    cache: Path = typer.Option(None, "--cache", help="OCR cache folder [default: .cache/ocr in the project]."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    src_dir: SrcArg,
+    out: Annotated[Path, typer.Option("--out", help="Writes blocks.jsonl, pages.jsonl and errors.txt here.")] = Path("work"),
+    jobs: JobsOpt = 1,
+    cache: CacheOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read every page under SRC_DIR into structured blocks (headings, steps, notes, tables, wiring)."""
     from prep.blocks import DEFAULT_CACHE, OutputError, build_blocks
@@ -48,11 +56,11 @@ def blocks(
 @app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def dataset(
     ctx: typer.Context,
-    blocks_file: Path = typer.Argument(..., help="blocks.jsonl written by `prep blocks`."),
-    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Its data section (split, seed, phrasings) and "
-                                "model (tokenizer for token counts, max_seq) are used."),
-    out: Path = typer.Option(None, "--out", help="Output folder [default: the config's data.dir]."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
+    blocks_file: Annotated[Path, typer.Argument(help="blocks.jsonl written by `prep blocks`.")],
+    config: Annotated[Path, typer.Option(help="Its data section (split, seed, phrasings) and model (tokenizer "
+                                         "for token counts, max_seq) are used.")] = Path("configs/cpu-demo.yaml"),
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder [default: the config's data.dir].")] = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Turn blocks into the five-task chat dataset, with its card, quality report and spec index."""
     cfg = load(config, ctx.args)
@@ -67,14 +75,14 @@ def dataset(
 @app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def build(
     ctx: typer.Context,
-    src_dir: Path = typer.Argument(..., help="Folder of page images, PDFs and HTML spec sheets (walked recursively)."),
-    config: Path = typer.Option(Path("configs/cpu-demo.yaml"), help="Profile whose data and model sections apply."),
-    out: Path = typer.Option(None, "--out", help="Dataset folder [default: the config's data.dir]."),
-    work: Path = typer.Option(Path("work"), "--work", help="Where blocks.jsonl, pages.jsonl and errors.txt go."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Pages read in parallel (processes)."),
-    cache: Path = typer.Option(None, "--cache", help="OCR cache folder [default: .cache/ocr in the project]."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and the plan, then exit."),
+    src_dir: SrcArg,
+    config: Annotated[Path, typer.Option(help="Profile whose data and model sections apply.")] = Path("configs/cpu-demo.yaml"),
+    out: Annotated[Optional[Path], typer.Option("--out", help="Dataset folder [default: the config's data.dir].")] = None,
+    work: Annotated[Path, typer.Option("--work", help="Where blocks.jsonl, pages.jsonl and errors.txt go.")] = Path("work"),
+    jobs: JobsOpt = 1,
+    cache: CacheOpt = None,
+    quiet: QuietOpt = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """`blocks` then `dataset`: pages in, data/hf_train.jsonl and friends out."""
     cfg = load(config, ctx.args)
@@ -98,9 +106,9 @@ def build(
 
 @app.command()
 def search(
-    index: Path = typer.Argument(..., help="search_index.sqlite written by `prep dataset` (in the dataset folder)."),
-    question: str = typer.Argument(..., help="A question in plain words; a task tag such as [SPEC] is ignored."),
-    k: int = typer.Option(5, "-k", "--k", min=1, help="How many passages to show."),
+    index: Annotated[Path, typer.Argument(help="search_index.sqlite written by `prep dataset` (in the dataset folder).")],
+    question: Annotated[str, typer.Argument(help="A question in plain words; a task tag such as [SPEC] is ignored.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="How many passages to show.")] = 5,
 ) -> None:
     """The manual's passages that best answer QUESTION, one a line: score, page and the manual's line."""
     from prep.search_index import SearchIndexError, open_index

@@ -151,8 +151,8 @@ def worker(job: dict) -> list[dict]:
         cfg.train.batch_size, cfg.train.grad_accum, cfg.train.packing = batch, grad_accum, packing
         clock = StepClock()
         start = time.perf_counter()
-        trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows[:8], cuda, job["steps"],
-                                              [clock])
+        trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows[:8], on_cuda=cuda,
+                                              total_steps=job["steps"], callbacks=[clock])
         trainer.train()
         marks = clock.marks
         warm = marks[min(job["warmup"], len(marks) - 1) - 1] if job["warmup"] else (0, start, 0)

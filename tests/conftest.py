@@ -66,7 +66,8 @@ def tiny_config(sample_dataset, tmp_path_factory) -> Path:
     cfg["train"].update(output_dir=str(run_dir), max_steps=16, batch_size=4, eval_steps=16, lr=1e-3,
                         early_stopping_patience=0)
     # 8 answers: with 3 (a few dozen greedy tokens) one near-tie flip of this undertrained model put
-    # q8_0 at 0.875, under its 0.90 bar, in one run of the suite and not in the run before it.
+    # q8_0 at 0.875 in one run of the suite and not in the run before it; with 8, 0.891 and 0.922 in
+    # two runs (CPU training is not bitwise repeatable). export.MIN_AGREEMENT's q8_0 bar is 0.80.
     cfg["export"]["verify_prompts"] = 8
     path = run_dir.parent / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))

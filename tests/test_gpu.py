@@ -128,7 +128,7 @@ open(cfg_path, 'w').write(yaml.safe_dump({{'data': {{'dir': {str(data)!r}}}, 'mo
 cfg = load_config(Path(cfg_path), [])
 train, val, recall = train_unsloth.read_dataset(cfg.data.dir)
 model, tokenizer = train_unsloth.load_unsloth(cfg)
-trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train[:1], val[:1], True, 1)
+trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train[:1], val[:1], on_cuda=True, total_steps=1)
 row = trainer.train_dataset[0]
 want = tokenizer.apply_chat_template(train[0]['prompt'] + train[0]['completion'], tokenize=True, return_dict=True)['input_ids']
 print('IDS ' + json.dumps({{'ids': list(row['input_ids']), 'want': list(want), 'bos': tokenizer.bos_token_id}}))

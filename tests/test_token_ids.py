@@ -84,7 +84,7 @@ def trainer_example(model_dir: Path, tmp_path: Path) -> tuple[list[int], list[in
     cfg = load_config(config, [])
     train, val, recall = train_unsloth.read_dataset(data)
     model, tokenizer = train_unsloth.load_peft_cpu(cfg)
-    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train, val, False, 1, (), recall)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train, val, on_cuda=False, total_steps=1, recall_rows=recall)
     row = trainer.train_dataset[0]
     # TRL marks the trained tokens with a completion_mask (1) or with labels (-100 where masked).
     trained = row["completion_mask"] if "completion_mask" in row else [label != -100 for label in row["labels"]]

@@ -36,7 +36,7 @@ def test_batch_masks_prompt_and_labels_end_of_turn(tiny_data, tmp_path):
     cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r")])
     train_rows, val_rows, _ = train_unsloth.read_dataset(tiny_data)
     model, tokenizer = train_unsloth.load_peft_cpu(cfg)
-    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=False, total_steps=1)
     assert tokenizer.pad_token_id != tokenizer.eos_token_id
 
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
@@ -82,7 +82,8 @@ def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_pa
     assert [r["completion"][0]["content"] for r in recall_rows] == ["13 Nm"]
     cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.output_dir", str(tmp_path / "r")])
     model, tokenizer = train_unsloth.load_peft_cpu(cfg)
-    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=False, total_steps=1,
+                                          recall_rows=recall_rows)
     assert set(trainer.eval_dataset) == {"val", "recall"}
     assert trainer.args.metric_for_best_model == "eval_recall_loss"
     assert trainer.args.train_sampling_strategy == "group_by_length"
@@ -99,7 +100,8 @@ def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_pa
     assert stopper.early_stopping_patience_counter == 2 and control.should_training_stop
 
     cfg = load_config(ROOT / "configs/cpu-demo.yaml", ["--data.dir", str(tiny_data), "--train.select_on", "val"])
-    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=False, total_steps=1,
+                                          recall_rows=recall_rows)
     assert trainer.args.metric_for_best_model == "eval_val_loss"
     (tiny_data / "hf_recall.jsonl").unlink()   # an older data/ without recall probes: val decides
     assert train_unsloth.read_dataset(tiny_data)[2] == []
@@ -112,7 +114,8 @@ def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_pa
     write_rows(tiny_data / "hf_recall.jsonl", [qa("Bolt 3: what torque?", "13 Nm")])
     train_rows, val_rows, recall_rows = train_unsloth.read_dataset(tiny_data)
     assert val_rows == [] and len(recall_rows) == 1
-    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1, recall_rows=recall_rows)
+    trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=False, total_steps=1,
+                                          recall_rows=recall_rows)
     assert set(trainer.eval_dataset) == {"recall"} and trainer.args.metric_for_best_model == "eval_recall_loss"
 
 
@@ -129,7 +132,7 @@ def test_cpu_bf16_and_grouping_reach_the_trainer(tiny_data, tmp_path):
             "--train.cpu_bf16", str(bf16).lower(), "--train.group_by_length", str(grouped).lower()])
         if model is None:
             model, tokenizer = train_unsloth.load_peft_cpu(cfg)
-        trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, False, 1)
+        trainer = train_unsloth.build_trainer(cfg, model, tokenizer, train_rows, val_rows, on_cuda=False, total_steps=1)
         assert trainer.args.bf16 is bf16 and not trainer.args.fp16
         assert trainer.args.train_sampling_strategy == ("group_by_length" if grouped else "random")
         batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
