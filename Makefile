@@ -52,4 +52,4 @@ bench: install
 	$(BIN)/python scripts/bench_serve.py
 
 clean:
-	rm -rf build work runs data/*.jsonl data/*.json data/*.md
+	rm -rf build work runs data/*.jsonl data/*.json data/*.md data/*.yaml data/*.sqlite
