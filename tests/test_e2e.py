@@ -29,6 +29,16 @@ def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, e
     # export.py put the search index beside the GGUF: the answer is grounded and says where from
     assert reply["grounding"] == "context" and reply["sources"], reply
     assert all(source["page"] and source["line"] for source in reply["sources"])
+    # the manual's own number is under the answer: a source line of the question's page prints every
+    # value of the manual's answer (prep's row), whatever the 16-step model made of it
+    from spec_check import find_quantities
+
+    own = [s["line"] for s in reply["sources"] if s["page_label"] == question["meta"]["page_label"]]
+    values = [(value, unit) for _, value, unit, _ in find_quantities(question["messages"][1]["content"])]
+    assert own and values and all(any((value, unit) in [(v, u) for _, v, u, _ in find_quantities(line)]
+                                      for line in own) for value, unit in values), (values, own)
+    # and the spec check ran on the answer (None would mean it was not checked)
+    assert reply["spec_check"] is not None
     for check in reply.get("spec_check", []):     # a number is only ever "checked" with a source
         assert check["status"] in ("match", "unmatched", "differs")
         if check["status"] == "match":           # the spec index's fact, or the retrieved row that prints it
