@@ -422,6 +422,13 @@ def label_value_facts(block: dict, columns: list[str], rows: list[list[str]], he
         under = parent is not None and (category is not None or not row[0].strip().endswith(":"))
         if not under:
             parent = None
+        unnamed = [i for i, _ in cells if i not in nm_ft_cols and not (i - 1 < len(variants) and variants[i - 1])]
+        if len(cells) > 1 and unnamed:
+            # `Weight: | 1200 kg | ??? kg` under no header: the E30 sheet's two columns are the coupé
+            # and the convertible, named only in its `Model Code` row. A value taught without the
+            # column it stands in would be answered for both.
+            skipped.append(skip(block, r, row, f"{len(cells)} values in columns the table does not name"))
+            continue
         for i, value in cells:
             if i in nm_ft_cols:
                 m = NM_FT.match(value)

@@ -235,3 +235,18 @@ def test_a_part_whose_variant_readings_disagree_teaches_no_row_that_names_none()
     assert spec.examples == [] and spec.index == []
     assert sorted(x["reason"] for x in spec.left_out) == [
         "another variant of this part is left out: this row names no variant", "readings disagree: K25 / K26"]
+
+
+def test_a_sheet_row_with_values_in_unnamed_columns_is_left_out():
+    """The E30 M3 spec sheet (M3-techspec.html) prints `Weight: | 1200 kg | ??? kg`: its two value
+    columns are the coupé and the convertible, named only in its `Model Code` row. Taught as
+    `Weight: 1200 kg` it would be answered for the convertible too. Named columns still teach both."""
+    rows = [["Weight:", "1200 kg", "??? kg", ""], ["Wheelbase:", "2562 mm", "", ""]]
+    block = table(rows, columns=["Introduction", "", "", ""], title="Dimensions", page_title="")
+    block["source"] = {"path": "M3-techspec.html", "page": 1, "page_label": None, "method": "html"}
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["value"], f["variant"]) for f in facts] == [("Wheelbase", "2562 mm", None)]
+    assert [s["reason"] for s in skipped] == ["2 values in columns the table does not name"]
+    facts, skipped = table_facts(block, ["Coupe", "Convertible"])
+    assert [(f["component"], f["value"], f["variant"]) for f in facts] == [
+        ("Weight", "1200 kg", "COUPE"), ("Wheelbase", "2562 mm", None)] and not skipped
