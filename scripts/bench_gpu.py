@@ -113,7 +113,7 @@ def worker(job: dict) -> list[dict]:
     from transformers import TrainerCallback
 
     import train_unsloth
-    from config import load_config
+    from config import library_versions, load_config
 
     data = Path(job["data"])
     train_rows, val_rows, _ = train_unsloth.read_dataset(data)
@@ -164,7 +164,7 @@ def worker(job: dict) -> list[dict]:
             "peak_vram_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
             "peak_reserved_gb": round(torch.cuda.max_memory_reserved() / 2**30, 2) if cuda else None,
             "load_s": round(load_s, 1), "wall_s": round(time.perf_counter() - start, 1),
-            "device": torch.cuda.get_device_name(0) if cuda else "cpu", "versions": train_unsloth.library_versions()})
+            "device": torch.cuda.get_device_name(0) if cuda else "cpu", "versions": library_versions()})
         del trainer
         gc.collect()
         if cuda:

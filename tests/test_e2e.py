@@ -33,7 +33,8 @@ def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, e
     # value of the manual's answer (prep's row), whatever the 16-step model made of it
     from spec_check import find_quantities
 
-    own = [s["line"] for s in reply["sources"] if s["page_label"] == question["meta"]["page_label"]]
+    meta = question["meta"]
+    own = [s["line"] for s in reply["sources"] if (s["file"], s["page_number"]) == (meta["source_path"], meta["page"])]
     values = [(value, unit) for _, value, unit, _ in find_quantities(question["messages"][1]["content"])]
     assert own and values and all(any((value, unit) in [(v, u) for _, v, u, _ in find_quantities(line)]
                                       for line in own) for value, unit in values), (values, own)
