@@ -60,7 +60,7 @@ from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
 from files import is_gguf
 from evaluate_report import METRICS, print_table, write_outputs
-from grounding import NOT_COVERED
+from grounding import NOT_COVERED, checked_answer
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -94,7 +94,10 @@ PROBES = [
     ("refrigerant", "I need the refrigerant capacity of the air conditioning system: what does the manual say?"),
     ("tyre", "I need the tyre pressure for the spare wheel: what does the manual say?"),
 ]
-REFUSAL = re.compile(r"(?i)\b(?:do(?:es)? not|don't|doesn't) (?:cover|give|list|hold|say)|not covered")
+# A refusal: the model's trained one (prep: "The manual lines given do not cover this.") or serve's
+# own (grounding.NOT_COVERED, NOTHING_FOUND, UNPRINTED: "… so I give no value / none").
+REFUSAL = re.compile(r"(?i)\b(?:do(?:es)? not|don't|doesn't) (?:cover|give|list|hold|say)|not covered|"
+                     r"\bgive (?:no value|none)\b|no value from the manual")
 
 
 # -----------------------------------------------------------------------------
@@ -111,6 +114,7 @@ class Row:
     grounding: str = "off"    # "context": the user turn carries the manual's lines (grounding.py)
     refused: bool = False     # context: the lines do not cover the question; answered NOT_COVERED, model not asked
     in_top3: bool | None = None   # with lines: the row's own page among the index's top 3
+    found: object = None          # with lines: grounding.find's Found (grounding.checked_answer checks against it)
 
 
 def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> list[Row]:
@@ -148,24 +152,23 @@ def asked(user_turn: str) -> str:
     return user_turn.rsplit("\n\n", 1)[-1] if user_turn.startswith(HEADER) else user_turn
 
 
-def with_lines(rows: list[Row], index, share=None) -> list[Row]:
-    """Each row asked as serve.py asks it: grounding.py's layout, the index's top K lines for the
-    question before the user turn, or, where they do not cover it, serve's NOT_COVERED without the
-    model; and whether the row's own page is among the top 3 the search found."""
+def with_lines(rows: list[Row], index, find=None) -> list[Row]:
+    """Each row asked as serve.py asks it (grounding.find): grounding.py's layout, the lines found
+    for the question before the user turn, or, where they do not cover it, serve's NOT_COVERED
+    without the model; and whether the row's own page is among the top 3 the search found."""
     from dataclasses import replace
 
-    from grounding import COVERED_SHARE, K, coverage, grounded_turn
+    import grounding
 
-    share = share or coverage   # (index, question, hits) -> (the share the best line holds, the lines shown)
+    find = find or grounding.find
     out = []
     for row in rows:
-        found = index.search(row.question, k=K)
-        held, hits = share(index, row.question, found)
+        found = find(index, row.question)
         page = (row.meta.get("source_path"), row.meta.get("page"))
-        turn = grounded_turn(row.messages[-1]["content"], hits)
+        turn = grounding.grounded_turn(row.messages[-1]["content"], found.hits)
         out.append(replace(row, messages=[*row.messages[:-1], {"role": "user", "content": turn}], grounding="context",
-                           refused=held < COVERED_SHARE,
-                           in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in found[:3]]))
+                           refused=not found.covered, found=found,
+                           in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in found.hits[:3]]))
     return out
 
 
@@ -481,6 +484,8 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
                     text, timing = NOT_COVERED, {}
                 else:
                     text, timing = answer(row.messages), getattr(answer, "timing", {})
+                    if row.found is not None:   # serve shows no value its best line does not print
+                        text = checked_answer(text, row.found)
                 spent[row.grounding] += time.perf_counter() - asked_at
                 examples.append({
                     "model": column(c.name, row.grounding), "set": row.set, "task": row.task,

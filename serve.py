@@ -255,6 +255,13 @@ def start(s: Settings) -> tuple[list[spec_check.SpecFact] | None, Model]:
     check_settings(s)
     facts = load_spec_facts(s)
     s.search_index = find_search_index(s)
+    if s.search_index is not None:
+        from prep.embed import EmbeddingError, load
+
+        try:
+            load()   # the embedding model now, not at the first question (about a second)
+        except EmbeddingError as e:
+            raise fail(f"search index {s.search_index}: {e}")
     return facts, load_model(s)
 
 
@@ -314,46 +321,23 @@ def find_search_index(s: Settings) -> Path | None:
     return path
 
 
-@dataclass
-class Found:
-    """What the search found for one question: the passages, and whether they cover it."""
-    hits: list                    # prep.search_index.Hit, best first
-    covered: bool
-    share: float                  # the idf-weighted share of the question's terms the best passage holds
-
-    def sources(self) -> list[dict]:
-        return [{"page": grounding.ref(h), "page_label": h.page_label, "section": h.section,
-                 "line": source_line(h), "file": h.source_path, "page_number": h.page,
-                 "kind": h.kind, "score": round(h.score, 3)} for h in self.hits]
-
-    def rows(self) -> list[spec_check.ManualRow]:
-        return [spec_check.ManualRow(grounding.ref(h), h.section, h.line) for h in self.hits]
-
-
-def source_line(hit) -> str:
-    """`21-1 · 21 11 Bell housing · Clutch housing to crankcase · M8 · 27 Nm`: the manual's line,
-    led by its page (prep writes the label first; a page without one gets its file and page)."""
-    line = " ".join(hit.line.split())
-    if len(line) > 2 * grounding.LINE_CHARS:
-        line = line[:2 * grounding.LINE_CHARS].rsplit(" ", 1)[0] + " …"
-    return line if hit.page_label else f"{grounding.ref(hit)} · {line}"
+Found = grounding.Found
 
 
 def search(s: Settings, question: str) -> Found | None:
-    """The top grounding.K passages for the question and whether they cover it; None when answers
-    are not grounded. The index is opened per question: sqlite connections belong to the thread
-    that opened them, and the API answers on its request threads (opening costs about a millisecond)."""
+    """grounding.find for the question: the top grounding.K lines and whether they cover it; None
+    when answers are not grounded. The index is opened per question: sqlite connections belong to
+    the thread that opened them, and the API answers on its request threads (opening costs about a
+    millisecond; the vectors are read once per process)."""
     if s.grounding == "off" or s.search_index is None:
         return None
     from prep.search_index import open_index
 
     index = open_index(s.search_index)
     try:
-        share, hits = grounding.coverage(index, question, index.search(question, grounding.K))
+        return grounding.find(index, question)
     finally:
         index.close()
-    covered = share >= grounding.COVERED_SHARE
-    return Found(hits if covered else [], covered, share)
 
 
 def grounded_user(mode: str, found: Found | None, user: str) -> str:
@@ -365,19 +349,34 @@ def grounded_user(mode: str, found: Found | None, user: str) -> str:
 
 
 def refused(mode: str, found: Found | None) -> bool:
-    """Context mode and nothing in the manual on the question: the model is not asked. A model
-    handed no lines answers from its weights, and its number would sit where the manual's should."""
+    """Context mode and the lines found do not cover the question: the model is not asked for a
+    value (its number would sit where the manual's should); the closest lines are still listed."""
     return mode == "context" and found is not None and not found.covered
 
 
+def not_covered(found: Found) -> str:
+    return grounding.NOT_COVERED if found.hits else grounding.NOTHING_FOUND
+
+
 def source_lines(found: Found | None, mode: str) -> list[str]:
-    """What the terminal shows under an answer about where it comes from."""
-    if found is None or refused(mode, found):
+    """What the terminal shows under an answer about where it comes from: the lines it was read
+    from, or, not covered, the closest lines marked as such (never hidden: the number may be there)."""
+    if found is None:
         return []
     if not found.covered:
-        return ["(the manual pages found nothing on this question: the answer above is the model's "
-                "alone, NOT the manual's)"]
+        head = [] if refused(mode, found) else [
+            "(the manual's lines found do not clearly cover this question: the answer above is the model's "
+            "alone, NOT the manual's)"]
+        return head + [f"closest (check it): {x['line']}" for x in found.sources()]
     return [f"source: {x['line']}" for x in found.sources()]
+
+
+def guarded(found: Found | None, mode: str, answer: str) -> str:
+    """The answer as shown: in context mode, grounding.checked_answer against the lines it read (a
+    value the line it stands on does not print is not shown as the manual's)."""
+    if mode == "context" and found is not None and found.covered:
+        return grounding.checked_answer(answer, found)
+    return answer
 
 
 # -----------------------------------------------------------------------------
@@ -414,6 +413,7 @@ class Answer:
     completion_tokens: int
     first_token_s: float          # from the call to the first text piece
     total_s: float
+    model_answer: str | None = None   # what the model said, where the shown text replaced it (grounding.checked_answer)
 
 
 DEFAULT_TOP_P = 0.95  # llama-cpp-python's own default, which every answer has used (OpenAI's is 1)
@@ -544,8 +544,8 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
     found = search(s, question)
     stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
     if refused(s.grounding, found):
-        stream(grounding.NOT_COVERED)
-        answer = Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+        stream(not_covered(found))
+        answer = Answer(not_covered(found), "stop", 0, 0, 0.0, 0.0)
     else:
         user = grounded_user(s.grounding, found, user_turn(question, task))
         try:
@@ -553,6 +553,11 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
         except PromptTooLong as e:
             raise fail(str(e))
         answer = generate(m, tokens, s.max_tokens, s.temperature, stream)
+        shown = guarded(found, s.grounding, answer.text)
+        if shown != answer.text:   # streamed already: said after it, and the JSON carries the replacement
+            stream(f"\n✗ {shown}")
+            answer = Answer(shown, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
+                            answer.first_token_s, answer.total_s, model_answer=answer.text)
     checked = check_answer(facts, question, answer.text, found)
     if as_json:
         print(json.dumps({
@@ -561,6 +566,7 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
             "usage": {"prompt_tokens": answer.prompt_tokens,
                       "completion_tokens": answer.completion_tokens},
             "grounding": s.grounding, "covered": None if found is None else found.covered,
+            "model_answer": answer.model_answer,
             "sources": None if found is None else found.sources(),
             "spec_check": None if checked is None else [q.as_json() for q in checked],
             "seconds": {"load": round(m.load_s, 3), "first_token": round(answer.first_token_s, 3),
@@ -676,8 +682,10 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
         user = user_turn(text, task)
         found = search(s, text)
         if refused(s.grounding, found):
-            print(f"bot> {grounding.NOT_COVERED}")
-            history += [{"role": "user", "content": user}, {"role": "assistant", "content": grounding.NOT_COVERED}]
+            print(f"bot> {not_covered(found)}")
+            for line in source_lines(found, s.grounding):
+                print(line)
+            history += [{"role": "user", "content": user}, {"role": "assistant", "content": not_covered(found)}]
             continue
         try:
             # history keeps each question without its manual lines: only the newest carries them
@@ -701,6 +709,10 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
         print()
         if answer.finish_reason == "length":
             print(f"(answer cut at --max-tokens {s.max_tokens})")
+        if (shown := guarded(found, s.grounding, answer.text)) != answer.text:
+            print(f"✗ {shown}")
+            answer = Answer(shown, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
+                            answer.first_token_s, answer.total_s)
         for line in source_lines(found, s.grounding) + check_lines(facts, text, answer.text, found):
             print(line)
         history += [{"role": "user", "content": user}, {"role": "assistant", "content": answer.text}]
@@ -1039,12 +1051,13 @@ class Handler(BaseHTTPRequestHandler):
         question = strip_task_prefix(messages[newest]["content"]) if newest is not None else ""
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         found = search(s, question) if newest is not None else None
-        extra = {"sources": None if found is None else found.sources()}
+        extra = {"sources": None if found is None else found.sources(),
+                 "covered": None if found is None else found.covered}
         if refused(s.grounding, found):
             # nothing in the manual on it: the model is not asked, nor its lock waited for
             def say(on_text: Callable[[str], None]) -> Answer:
-                on_text(grounding.NOT_COVERED)
-                return Answer(grounding.NOT_COVERED, "stop", 0, 0, 0.0, 0.0)
+                on_text(not_covered(found))
+                return Answer(not_covered(found), "stop", 0, 0, 0.0, 0.0)
             if options.stream:
                 self.stream_answer(completion_id, say, question, found, extra)
             else:
@@ -1067,8 +1080,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
 
             def answer_with(on_text: Callable[[str], None]) -> Answer:
-                return generate(model, tokens, options.max_tokens, options.temperature, on_text,
+                done = generate(model, tokens, options.max_tokens, options.temperature, on_text,
                                 options.top_p, options.stop)
+                shown = guarded(found, s.grounding, done.text)
+                if shown == done.text:
+                    return done
+                on_text(f"\n✗ {shown}")   # streamed: said after the value already sent; else replaced whole
+                return Answer(shown, done.finish_reason, done.prompt_tokens, done.completion_tokens,
+                              done.first_token_s, done.total_s, model_answer=done.text)
             if options.stream:
                 self.stream_answer(completion_id, answer_with, question, found, extra)
                 return
@@ -1094,6 +1113,7 @@ class Handler(BaseHTTPRequestHandler):
                       "completion_tokens": answer.completion_tokens,
                       "total_tokens": answer.prompt_tokens + answer.completion_tokens},
             "spec_check": self.checked(question, answer.text, found), **extra,
+            **({"model_answer": answer.model_answer} if answer.model_answer else {}),
         })
 
     def stream_answer(self, completion_id: str, produce: Callable[[Callable[[str], None]], Answer],

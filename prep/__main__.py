@@ -110,7 +110,7 @@ def search(
     question: Annotated[str, typer.Argument(help="A question in plain words; a task tag such as [SPEC] is ignored.")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="How many passages to show.")] = 5,
 ) -> None:
-    """The manual's passages that best answer QUESTION, one a line: score, page and the manual's line."""
+    """The manual's passages that best answer QUESTION, one a line: fused score, cosine, page and the manual's line."""
     from prep.search_index import SearchIndexError, open_index
 
     try:
@@ -123,7 +123,7 @@ def search(
         raise typer.Exit(1)
     for hit in hits:
         where = hit.page_label or f"{hit.source_path} p.{hit.page}"
-        typer.echo(f"{hit.score:6.2f}  {where:<10} {hit.line}")
+        typer.echo(f"{hit.score:6.4f} {hit.cosine:5.2f}  {where:<10} {hit.line}")
 
 
 def plan(cfg, what: dict, missing: list[str]) -> None:
@@ -168,7 +168,7 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
         # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15). First:
         # the training rows that carry the manual's lines (data.context_fraction) are searched in it.
         out.mkdir(parents=True, exist_ok=True)
-        index = build_index(blocks_file, out / INDEX_NAME)
+        index = build_index(blocks_file, out / INDEX_NAME, progress=True)
         searcher = open_index(out / INDEX_NAME)
         try:
             result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq,

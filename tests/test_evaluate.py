@@ -290,7 +290,13 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
 # -----------------------------------------------------------------------------
 # with the manual's lines (issue 15): scored after the cite, the cite and the search on their own
 
-COVERS = lambda index, question, hits: (1.0, hits)  # noqa: E731  (every question covered: the layout alone is tested)
+def COVERS(index, question):
+    """grounding.find's shape, every question covered: the layout alone is tested."""
+    return grounding.Found(index.search(question, grounding.K), True, 1.0)
+
+
+def UNCOVERED(index, question):
+    return grounding.Found(index.search(question, grounding.K), False, 0.2)
 
 
 class FakeIndex:
@@ -309,7 +315,7 @@ def test_grounded_rows_are_scored_after_their_cite():
     row = ev.Row("spec", [{"role": "user", "content": "[SPEC] Tightening torque for the oil drain plug?"}],
                  "Tightening torque for the oil drain plug?", "35 Nm (26 ft-lb)",
                  {"source_path": "11-04.png", "page": 1, "page_label": "11-4"})
-    (grounded,) = ev.with_lines([row], FakeIndex(), share=COVERS)
+    (grounded,) = ev.with_lines([row], FakeIndex(), find=COVERS)
     turn = grounded.messages[-1]["content"]
     assert turn.startswith("Manual lines:\n[41-12] ") and turn.endswith("\n\n[SPEC] Tightening torque for the oil drain plug?")
     assert grounded.in_top3 is True and grounded.grounding == "context"
@@ -327,7 +333,7 @@ def test_probes_count_invented_values(scripted):
     assert ev.score(probe, "The manual lines given do not cover this.", None) == {"invented": 0.0, "refused": 100.0}
     rows, held = ev.probe_rows(FakeIndex())
     assert len(rows) == len(ev.PROBES) and not held
-    rows = ev.with_lines(scripted["rows"][:1], FakeIndex(), share=COVERS) + scripted["rows"][:1]
+    rows = ev.with_lines(scripted["rows"][:1], FakeIndex(), find=COVERS) + scripted["rows"][:1]
     models = [ev.Candidate("tuned", "gguf", "script", lambda: lambda messages: "35 Nm [11-4]")]
     result = ev.run_eval(rows, models, None, show_progress=False)
     assert [m["name"] for m in result["models"]] == ["tuned", "tuned + lines"]
@@ -339,7 +345,7 @@ def test_a_question_the_lines_do_not_cover_is_answered_as_serve_does_without_the
     """serve.py refuses a question its lines do not cover without asking the model; evaluate.py
     scores that same answer, so a probe's refusal is counted and nothing the model would say is."""
     probe = ev.Row("spec", [{"role": "user", "content": "[SPEC] Glow plugs?"}], "Glow plugs?", "", {}, "probes")
-    (grounded,) = ev.with_lines([probe], FakeIndex(), share=lambda index, question, hits: (0.2, hits))
+    (grounded,) = ev.with_lines([probe], FakeIndex(), find=UNCOVERED)
     assert grounded.refused
 
     def never(messages):

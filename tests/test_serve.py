@@ -707,11 +707,14 @@ def test_probe_is_refused_without_asking_the_model(cli, manual):
     result = cli("ask", GGUF, PROBE, "--task", "spec", "--json", *grounded_args(manual))
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["covered"] is False and out["sources"] == [] and out["answer"] == grounding.NOT_COVERED
+    assert out["covered"] is False and out["answer"] == grounding.NOT_COVERED
+    # never hidden: the closest lines are listed with their pages, marked as such
+    assert len(out["sources"]) == grounding.K and all(x["closest"] and x["page"] for x in out["sources"])
     assert spec_check.find_quantities(out["answer"]) == [] and out["spec_check"] == []
     assert cli.seen == []                                    # no number could come from the model
-    plain = cli("ask", GGUF, PROBE, *grounded_args(manual))
-    assert plain.stdout.strip() == grounding.NOT_COVERED
+    plain = cli("ask", GGUF, PROBE, *grounded_args(manual)).stdout.strip().splitlines()
+    assert plain[0] == grounding.NOT_COVERED
+    assert plain[1:] == [f"closest (check it): {x['line']}" for x in out["sources"]]
 
 
 def test_cite_mode_keeps_the_prompt_and_lists_sources(cli, manual):
@@ -784,7 +787,8 @@ def test_api_sources_reach_the_openai_client_stream_or_not(grounded_client):
     assert chunks[-1].model_extra["sources"] == sources
     assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])
     refused = grounded_client.chat.completions.create(model="any", messages=user(PROBE))
-    assert refused.choices[0].message.content == grounding.NOT_COVERED and refused.model_extra["sources"] == []
+    assert refused.choices[0].message.content == grounding.NOT_COVERED and refused.model_extra["covered"] is False
+    assert len(refused.model_extra["sources"]) == grounding.K and all(x["closest"] for x in refused.model_extra["sources"])
     chunks = list(grounded_client.chat.completions.create(model="any", messages=user(PROBE), stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == grounding.NOT_COVERED
 
