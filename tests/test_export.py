@@ -282,7 +282,9 @@ def test_the_folder_carries_the_manual_and_serve_runs_from_it(exported, sample_d
     answer, log = serve_ask(out, tmp_path)          # no data/ in tmp_path: all of it from the folder
     assert f"using {exported['q4_k_m'].name} (q4_k_m" in log
     assert answer["model"] == exported["q4_k_m"].stem and answer["grounding"] == "context"
-    assert answer["sources"] and any(x["page_label"] == "00-3" and "25 (18)" in x["line"] for x in answer["sources"])
+    # page 00-3's row `Spark plugs | 25 (18)` under `Nm (ft. lbs.)`, as printed or as prep's one-line fact
+    assert answer["sources"] and any(x["page_label"] == "00-3" and ("25 (18)" in x["line"] or "25 Nm (18 ft-lb)" in x["line"])
+                                     for x in answer["sources"])
     assert isinstance(answer["spec_check"], list) and "no spec index" not in log and "search index" not in log
 
     # The folder and nowhere else: a copy without its spec index, next to a data/ that has one,
