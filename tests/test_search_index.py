@@ -144,6 +144,22 @@ def test_coverage_and_the_lines_shown(index, question, covered, first):
         assert first in found.hits[0].line
 
 
+@pytest.mark.parametrize("question, wrong", [
+    # 41-12 prints `Front subframe to body`: the opposite side
+    ("What is the tightening torque for the rear subframe to body?", ["rear"]),
+    # 00-3 prints `Water pump pulley bolts` and `Spark plugs`, no power steering pump, no glow plugs
+    ("What is the tightening torque for the power steering pump pulley bolt?", ["power", "steering"]),
+    ("What is the tightening torque for the glow plugs?", ["glow"]),
+    # a mechanic's words for the same part: `hood` for `Bonnet`, `upper` for `top`, `nuts` for the joint
+    ("hood latch carrier on a K20, what do I torque it to?", []),
+    ("upper strut mount nuts to the body, torque spec", []),
+])
+def test_a_best_line_about_another_part_covers_nothing(index, question, wrong):
+    found = grounding.find(index, question)
+    assert grounding.other_part(index, question, found.hits[0]) == wrong
+    assert found.covered is (not wrong)
+
+
 def test_a_procedure_question_gets_the_operations_steps_in_order(index):
     # 34-15 (sample_manual/manual.py): `34 11 220 Removing and installing front brake discs`, whose
     # first step is `Raise front of vehicle and remove wheel`; the page also prints the discs'
