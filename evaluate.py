@@ -736,6 +736,11 @@ def main(
         show_default=False)] = None,
     search_index: Annotated[Optional[Path], typer.Option(
         help="search_index.sqlite for --grounding (default: beside --data).", show_default=False)] = None,
+    independent: Annotated[Optional[str], typer.Option(
+        help="Also ask the independent questions (tests/truth/independent/, dev or test half) of the manual "
+             "beside --data through serve's path, with each --gguf: lines shown, right / wrong / refused, "
+             "probes answered (evaluate_independent.py); written to OUT/independent.json.",
+        show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the resolved config and the plan, say what is missing, then exit.")] = False,
 ) -> None:
@@ -759,6 +764,8 @@ def main(
         raise fail(f"--max-new-tokens {max_new_tokens} must be at least 1")
     if grounding not in (None, "off", "context", "both"):
         raise fail(f"--grounding {grounding}: choose one of off, context, both")
+    if independent not in (None, "dev", "test"):
+        raise fail(f"--independent {independent}: choose dev or test")
     if not data.is_file():
         raise fail(f"--data {data}: no such file (build it with: python -m prep build SRC_DIR)")
     recall_path = data.parent / "hf_recall.jsonl"
@@ -856,6 +863,33 @@ def main(
                     + (f"; left out, the index holds them: {', '.join(held)}" if held else "") + ")")
     files = write_outputs(result, criteria, compared, meta, out, recall=recalled, probes=probed)
     typer.echo("wrote " + ", ".join(str(f) for f in files.values()))
+    if independent:
+        independent_questions(independent, search_path, [c for c in candidates if c.kind == "gguf"], threads, out)
+
+
+def independent_questions(half: str, search_path: Path, ggufs: list, threads: int, out: Path) -> None:
+    """--independent: the independent questions of the manual this search index holds, each GGUF
+    asked through serve's engine (evaluate_independent.py); OUT/independent.json."""
+    from evaluate_independent import ask_model, manual_of, measure, print_summary
+    from files import write_atomic
+    from prep.search_index import SearchIndexError, open_index
+
+    try:
+        index = open_index(search_path)
+    except SearchIndexError as err:
+        raise fail(f"--independent: {err}")
+    manual = manual_of(index)
+    if manual is None:
+        raise fail(f"--independent: {search_path} holds none of the independent questions' pages "
+                   "(they are on the sample manual and the E30 pages)")
+    figures = {}
+    for c in ggufs or [None]:
+        name = c.name if c else "search only"
+        figures[name] = measure(half, {manual: index}, ask_model(Path(c.source), threads or 2) if c else None)
+        print_summary(f"{half} half, {manual} manual, {name}", figures[name])
+    path = out / "independent.json"
+    write_atomic(path, json.dumps({"half": half, "manual": manual, "figures": figures}, indent=2) + "\n")
+    typer.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":
