@@ -7,9 +7,11 @@
     python serve.py chat runs/X/gguf/                   # the folder export.py wrote: model + indexes
 
 Answers come from the manual (`--grounding context`, the default): each question is searched in
-prep's search index (search_index.sqlite), the best grounding.K lines of the manual go in the prompt
-before it, and they are listed under the answer with their pages. When the index holds nothing on
-the question, the answer says the manual pages do not cover it (the model is not asked).
+prep's search index (search_index.sqlite, by the manual's words and by meaning), the best grounding.K
+lines of the manual go in the prompt before it, and they are listed under the answer with their
+pages; a value the answer gives must be printed on the best line (grounding.checked_answer). When
+the lines do not clearly answer the question (grounding.find), the model is not asked: the answer
+says so and the same lines are listed as the closest matches to check, never hidden.
 `--grounding cite` lists the lines without putting them in the prompt; `off` is the model alone.
 
 Every number with a unit in an answer is checked against the manual's spec tables
