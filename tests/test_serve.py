@@ -169,37 +169,46 @@ def test_ask_json_stops_at_end_of_turn_with_task_prefix(cli, spec_index):
     assert cli.seen[-1] == [{"role": "user", "content": "[SPEC] Hi"}]
 
 
-def test_ask_plain_prints_answer_then_every_number_checked(cli, spec_index):
+# The spec check's output is tested on a known answer, not on the model's: greedy words change with
+# the CPU's kernels (on an AVX2-only machine the base model answered this question with no number at
+# all). The model is still loaded and the prompt still built; only its words are fixed.
+KNOWN = "Tighten the cylinder head bolts to 45 Nm, then turn them a further 90°."
+
+
+def known_answer(monkeypatch, text: str = KNOWN) -> None:
+    def generate(model, tokens, max_tokens, temperature, on_text=None, *rest, **kw):
+        if on_text:
+            on_text(text)
+        return serve.Answer(text, "stop", len(tokens), 16, 0.01, 0.02)
+    monkeypatch.setattr(serve, "generate", generate)
+
+
+def test_ask_plain_prints_answer_then_every_number_checked(cli, spec_index, monkeypatch):
+    known_answer(monkeypatch)
     as_json = json.loads(cli("ask", GGUF, QUESTION, "--task", "spec", "--json", "--max-tokens", 64,
                              "--ctx", CTX, "--spec-index", spec_index).stdout)
     result = cli("ask", GGUF, QUESTION, "--task", "spec", "--max-tokens", 64, "--ctx", CTX,
                  "--spec-index", spec_index)
-    assert result.exit_code == 0
-    lines = result.stdout.rstrip("\n").split("\n")
-    # the same greedy answer as --json, then one line per number with a unit, none checked:
-    # the base model does not know the manual's 54 Nm
-    quantities = spec_check.find_quantities(as_json["answer"])
-    assert quantities, "the base model's answer to this question has no number with a unit"
-    assert "\n".join(lines[:len(lines) - len(quantities)]) == as_json["answer"]
-    assert lines[len(lines) - len(quantities):] == [
-        f"⚠ {value} {unit} — not in the manual's tables" for _, value, unit, _ in quantities]
-    assert [q["status"] for q in as_json["spec_check"]] == ["unmatched"] * len(quantities)
+    assert result.exit_code == 0 and as_json["answer"] == KNOWN
+    assert cli.seen[-1][-1]["content"] == f"[SPEC] {QUESTION}"   # the prompt was built and tokenised
+    # the answer, then one line per number with a unit, none checked: the index holds 54 Nm
+    assert result.stdout.rstrip("\n").split("\n") == [
+        KNOWN, "⚠ 45 Nm — not in the manual's tables", "⚠ 90 ° — not in the manual's tables"]
+    assert [q["status"] for q in as_json["spec_check"]] == ["unmatched", "unmatched"]
 
 
-def test_ask_marks_a_value_the_manual_lists(cli, tmp_path):
-    # Index the value the model is known to answer (greedy), as prep would for a real manual:
-    # the same number must then come out ✓ with its section and page.
-    first = json.loads(cli("ask", GGUF, QUESTION, "--task", "spec", "--json", "--max-tokens", 64,
-                           "--ctx", CTX, "--spec-index", _empty(tmp_path)).stdout)
-    _, value, unit, _ = spec_check.find_quantities(first["answer"])[0]
+def test_ask_marks_a_value_the_manual_lists(cli, tmp_path, monkeypatch):
+    # Index the value the answer gives, as prep would for a real manual: the same number must then
+    # come out ✓ with its section and page.
+    known_answer(monkeypatch)
     index = tmp_path / "spec_index.jsonl"
     index.write_text(json.dumps({
-        "component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": value,
-        "unit": unit, "stage": None, "text": "", "section_id": "11", "section_name": "Engine",
+        "component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": "45",
+        "unit": "Nm", "stage": None, "text": "", "section_id": "11", "section_name": "Engine",
         "source": "11-04.jpg", "page": "11-4"}) + "\n", encoding="utf-8")
     result = cli("ask", GGUF, QUESTION, "--task", "spec", "--max-tokens", 64, "--ctx", CTX,
                  "--spec-index", index)
-    assert f"✓ {value} {unit} — Cylinder head bolts (torque), section 11 Engine, page 11-4" in result.stdout
+    assert "✓ 45 Nm — Cylinder head bolts (torque), section 11 Engine, page 11-4" in result.stdout
 
 
 def test_ask_without_index_says_so_once(cli, tmp_path, monkeypatch):
