@@ -7,8 +7,9 @@ render sample pages → prep (OCR → blocks → dataset) → train (CPU LoRA) �
 verified) → two questions answered through serve.py. Each stage is the real command a user types.
 
 The demo trains one epoch (about 8 minutes on 2 cores; the whole demo about 9) where the cpu-demo
-profile trains three (about 26 minutes): with the manual's lines the one-epoch model answers 48 % of
-the held-out pages' SPEC questions exactly, the three-epoch model 87 % (docs/evaluation.md).
+profile trains three (about 26 minutes): asked as serve asks, the three-epoch model answers 61 % of
+the held-out pages' SPEC questions exactly (docs/evaluation.md; the one-epoch model was 48 % before
+the rule that an answer's value stand on the best line found).
 `python scripts/demo.py --epochs 3` trains the profile's own.
 """
 
