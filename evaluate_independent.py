@@ -24,6 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
+from grounding import printed_numbers
+
 TRUTH = Path(__file__).resolve().parent / "tests" / "truth" / "independent"
 
 
@@ -57,11 +59,7 @@ def our_probes(indexes: dict) -> list[dict]:
     return out
 
 
-def numbers(text: str) -> set:
-    """The numbers a text prints, as Decimals (grounding.printed_numbers: `2,5` = `2.5`, `.75` = `0.75`)."""
-    from grounding import printed_numbers
-
-    return printed_numbers(text)
+numbers = printed_numbers   # the numbers a text prints, as Decimals: `2,5` = `2.5`, `.75` = `0.75`
 
 
 def numeric(q: dict) -> bool:

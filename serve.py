@@ -373,12 +373,6 @@ def source_lines(found: Found | None, mode: str) -> list[str]:
     return [f"source: {x['line']}" for x in found.sources()]
 
 
-def guarded(found: Found | None, mode: str, answer: str) -> str:
-    """The answer as shown: in context mode, grounding.checked_answer against the lines it read (a
-    value the line it stands on does not print is not shown as the manual's)."""
-    if mode == "context" and found is not None and found.covered:
-        return grounding.checked_answer(answer, found)
-    return answer
 
 
 # -----------------------------------------------------------------------------
@@ -416,6 +410,20 @@ class Answer:
     first_token_s: float          # from the call to the first text piece
     total_s: float
     model_answer: str | None = None   # what the model said, where the shown text replaced it (grounding.checked_answer)
+
+
+def guarded(found: Found | None, mode: str, answer: Answer, on_text: Callable[[str], None]) -> Answer:
+    """The answer as shown: in context mode, grounding.checked_answer against the lines it read (a
+    value the line it stands on does not print is not shown as the manual's). A replaced answer was
+    already streamed: the replacement is said after it (`on_text`), and the Answer carries both."""
+    if mode != "context" or found is None or not found.covered:
+        return answer
+    shown = grounding.checked_answer(answer.text, found)
+    if shown == answer.text:
+        return answer
+    on_text(f"\n✗ {shown}")
+    return Answer(shown, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
+                  answer.first_token_s, answer.total_s, model_answer=answer.text)
 
 
 DEFAULT_TOP_P = 0.95  # llama-cpp-python's own default, which every answer has used (OpenAI's is 1)
@@ -554,12 +562,7 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
             tokens = prompt_tokens(m, build_messages(s.system, [], user), s.max_tokens)
         except PromptTooLong as e:
             raise fail(str(e))
-        answer = generate(m, tokens, s.max_tokens, s.temperature, stream)
-        shown = guarded(found, s.grounding, answer.text)
-        if shown != answer.text:   # streamed already: said after it, and the JSON carries the replacement
-            stream(f"\n✗ {shown}")
-            answer = Answer(shown, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
-                            answer.first_token_s, answer.total_s, model_answer=answer.text)
+        answer = guarded(found, s.grounding, generate(m, tokens, s.max_tokens, s.temperature, stream), stream)
     checked = check_answer(facts, question, answer.text, found)
     if as_json:
         print(json.dumps({
@@ -711,10 +714,7 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
         print()
         if answer.finish_reason == "length":
             print(f"(answer cut at --max-tokens {s.max_tokens})")
-        if (shown := guarded(found, s.grounding, answer.text)) != answer.text:
-            print(f"✗ {shown}")
-            answer = Answer(shown, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens,
-                            answer.first_token_s, answer.total_s)
+        answer = guarded(found, s.grounding, answer, lambda piece: print(piece.lstrip("\n")))
         for line in source_lines(found, s.grounding) + check_lines(facts, text, answer.text, found):
             print(line)
         history += [{"role": "user", "content": user}, {"role": "assistant", "content": answer.text}]
@@ -1082,14 +1082,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
 
             def answer_with(on_text: Callable[[str], None]) -> Answer:
-                done = generate(model, tokens, options.max_tokens, options.temperature, on_text,
-                                options.top_p, options.stop)
-                shown = guarded(found, s.grounding, done.text)
-                if shown == done.text:
-                    return done
-                on_text(f"\n✗ {shown}")   # streamed: said after the value already sent; else replaced whole
-                return Answer(shown, done.finish_reason, done.prompt_tokens, done.completion_tokens,
-                              done.first_token_s, done.total_s, model_answer=done.text)
+                return guarded(found, s.grounding, generate(model, tokens, options.max_tokens, options.temperature,
+                                                            on_text, options.top_p, options.stop), on_text)
             if options.stream:
                 self.stream_answer(completion_id, answer_with, question, found, extra)
                 return

@@ -726,6 +726,18 @@ def test_probe_is_refused_without_asking_the_model(cli, manual):
     assert plain[1:] == [f"closest (check it): {x['line']}" for x in out["sources"]]
 
 
+def test_a_value_not_on_the_best_line_is_not_shown_as_the_manuals(cli, manual, monkeypatch):
+    # the spark plugs' best line prints 25 Nm (18 ft-lb) (page 00-3); 99 Nm is printed nowhere
+    known_answer(monkeypatch, "99 Nm [00-3]")
+    out = json.loads(cli("ask", GGUF, SPARK, "--json", *grounded_args(manual)).stdout)
+    assert out["covered"] is True and out["answer"] == grounding.UNPRINTED and out["model_answer"] == "99 Nm [00-3]"
+    plain = cli("ask", GGUF, SPARK, *grounded_args(manual)).stdout.splitlines()
+    assert plain[:2] == ["99 Nm [00-3]", f"✗ {grounding.UNPRINTED}"]      # streamed, then replaced
+    known_answer(monkeypatch, "25 Nm (18 ft-lb) [00-3]")
+    out = json.loads(cli("ask", GGUF, SPARK, "--json", *grounded_args(manual)).stdout)
+    assert out["answer"] == "25 Nm (18 ft-lb) [00-3]" and out["model_answer"] is None
+
+
 def test_cite_mode_keeps_the_prompt_and_lists_sources(cli, manual):
     result = cli("ask", GGUF, SPARK, "--json", "--max-tokens", 16, "--grounding", "cite", *grounded_args(manual))
     out = json.loads(result.stdout)
@@ -800,6 +812,14 @@ def test_api_sources_reach_the_openai_client_stream_or_not(grounded_client):
     assert len(refused.model_extra["sources"]) == grounding.K and all(x["closest"] for x in refused.model_extra["sources"])
     chunks = list(grounded_client.chat.completions.create(model="any", messages=user(PROBE), stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == grounding.NOT_COVERED
+
+
+def test_api_replaces_a_value_not_on_the_best_line(grounded_client, monkeypatch):
+    known_answer(monkeypatch, "99 Nm [00-3]")
+    r = grounded_client.chat.completions.create(model="any", messages=user(SPARK))
+    assert r.choices[0].message.content == grounding.UNPRINTED and r.model_extra["model_answer"] == "99 Nm [00-3]"
+    chunks = list(grounded_client.chat.completions.create(model="any", messages=user(SPARK), stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == f"99 Nm [00-3]\n✗ {grounding.UNPRINTED}"
 
 
 # -----------------------------------------------------------------------------
