@@ -17,6 +17,19 @@ import pytest
 from tests.helpers import ROOT, run
 
 
+
+def pytest_report_header(config) -> list[str]:
+    """What this run's kernels really use: a result on an AVX2-only laptop (`make test-avx2`) and one with
+    AVX-512 and bf16 are different claims, and the header of the log says which this was."""
+    import torch
+    from llama_cpp import llama_print_system_info
+
+    flags = llama_print_system_info().decode()
+    llama = "AVX-512" if "AVX512 = 1" in flags else "AVX2" if "AVX2 = 1" in flags else "no AVX2"
+    bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return [f"cpu kernels: torch {torch.backends.cpu.get_cpu_capability()} (bf16 {'native' if bf16 else 'none'}), "
+            f"llama.cpp {llama}"]
+
 @pytest.fixture(scope="session")
 def sample_pages(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample-pages")
