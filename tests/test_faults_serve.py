@@ -227,7 +227,7 @@ def grounded_server(models, sample_dataset, tmp_path):  # noqa: F811
     index = tmp_path / "search_index.sqlite"
     shutil.copyfile(sample_dataset / "search_index.sqlite", index)
     s = serve.Settings(model=GGUF, ctx=CTX, threads=THREADS, max_tokens=8, search_index=index)
-    assert serve.find_search_index(s) == index and s.index is not None
+    assert serve.find_search_index(s) == index
     server = serve.make_server(models(CTX), s, spec_check.load_spec_index(sample_dataset / "spec_index.jsonl"),
                                "127.0.0.1", 0, None)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -236,7 +236,8 @@ def grounded_server(models, sample_dataset, tmp_path):  # noqa: F811
     client.close()
     server.shutdown()
     server.server_close()
-    s.index.close()
+    if getattr(s, "index", None) is not None:
+        s.index.close()
 
 
 def ask_api(client: httpx.Client, question: str = SPARK, **extra) -> httpx.Response:
@@ -269,9 +270,9 @@ def test_index_damaged_under_the_api_is_a_500_in_openai_json(grounded_server):
                                     "rebuild it with python -m prep dataset (or answer without it: --grounding off)")
 
 
-def test_index_deleted_under_chat_keeps_the_conversation(sample_dataset, tmp_path):
-    index = tmp_path / "search_index.sqlite"
-    shutil.copyfile(sample_dataset / "search_index.sqlite", index)
+def chat_session(index: Path, tmp_path: Path, steps: list) -> list[str]:
+    """`serve.py chat` on `index` in its own process: for each (fault, line) the fault is made, then
+    the line typed; returns what the chat printed for each line. It must end with /quit, exit 0."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "chat", str(GGUF), "--ctx", str(CTX),
                              "--max-tokens", "8", "--threads", str(THREADS), "--search-index", str(index)],
                             cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -286,32 +287,51 @@ def test_index_deleted_under_chat_keeps_the_conversation(sample_dataset, tmp_pat
             time.sleep(0.02)
         return at + len(text)
 
-    def say(line: str) -> None:
-        proc.stdin.write(line.encode() + b"\n")
-        proc.stdin.flush()
-
+    replies = []
     try:
         at = wait_for("you> ", 0)
-        say(SPARK)
-        first = wait_for("you> ", at)
-        index.unlink()
-        say(SPARK)
-        second = wait_for("you> ", first)
-        damage_target = tmp_path / "replaced.sqlite"
-        shutil.copyfile(sample_dataset / "search_index.sqlite", damage_target)
-        damage_target.replace(index)   # a damaged file put at the path: the open one is still read
-        say(SPARK)
-        third = wait_for("you> ", second)
-        say("/quit")
+        for fault, line in steps:
+            fault()
+            proc.stdin.write(line.encode() + b"\n")
+            proc.stdin.flush()
+            end = wait_for("you> ", at)
+            replies.append(out[at:end].decode())
+            at = end
+        proc.stdin.write(b"/quit\n")
+        proc.stdin.flush()
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
     stderr = proc.stderr.read().decode()
     assert "Traceback" not in stderr, stderr
-    text = out.decode()
-    sources = [line for line in text[at:first].splitlines() if line.startswith("source: ")]
-    assert sources and [line for line in text[first:second].splitlines() if line.startswith("source: ")] == sources
-    assert [line for line in text[second:third].splitlines() if line.startswith("source: ")] == sources
+    return replies
+
+
+def sources(reply: str) -> list[str]:
+    return [line for line in reply.splitlines() if line.startswith("source: ")]
+
+
+def test_index_deleted_or_replaced_under_chat_keeps_answering(sample_dataset, tmp_path):
+    index = tmp_path / "search_index.sqlite"
+    shutil.copyfile(sample_dataset / "search_index.sqlite", index)
+    damaged = tmp_path / "damaged.sqlite"
+    shutil.copyfile(sample_dataset / "search_index.sqlite", damaged)
+    damage(damaged)
+    replies = chat_session(index, tmp_path, [
+        (lambda: None, SPARK), (index.unlink, SPARK),
+        (lambda: damaged.replace(index), SPARK)])   # a damaged file at the path: the open one is still read
+    assert sources(replies[0]) and sources(replies[1]) == sources(replies[0]) == sources(replies[2])
+
+
+def test_index_damaged_under_chat_is_one_line_and_the_conversation_is_kept(sample_dataset, tmp_path):
+    index = tmp_path / "search_index.sqlite"
+    shutil.copyfile(sample_dataset / "search_index.sqlite", index)
+    replies = chat_session(index, tmp_path, [(lambda: None, "My name is Ada."), (lambda: damage(index), SPARK),
+                                             (lambda: None, "/system")])
+    assert replies[1].splitlines()[0] == (
+        f"(not asked: search index {index}: could not be read (database disk image is malformed); rebuild it with "
+        "python -m prep dataset (or answer without it: --grounding off); the conversation is kept)")
+    assert replies[2].startswith("(system prompt:")   # the chat goes on
 
 
 # -----------------------------------------------------------------------------
