@@ -1107,7 +1107,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(503, openai_error(
                 f"server busy: {self.server.settings.max_connections} requests are being answered or wait for "
                 "the model, the most serve.max_connections allows; try again shortly",
-                kind="server_error", code="server_busy"))
+                kind="server_error", code="server_busy"), {"Retry-After": "1"})  # the openai client retries it
             self.log_message("refused: %d requests served (serve.max_connections)", self.server.settings.max_connections)
             return False
         self.admitted = True
@@ -1139,10 +1139,12 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.send_json(code, openai_error(message or HTTPStatus(code).phrase))
 
-    def send_json(self, status: int, obj: dict) -> None:
+    def send_json(self, status: int, obj: dict, headers: dict[str, str] = {}) -> None:
         data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -449,7 +449,7 @@ def test_requests_over_the_served_cap_get_503(keyed):
         while server.served < CAP and time.monotonic() < deadline:
             time.sleep(0.01)
         r = httpx.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
-        assert r.status_code == 503 and r.json()["error"]["code"] == "server_busy"
+        assert r.status_code == 503 and r.json()["error"]["code"] == "server_busy" and r.headers["Retry-After"] == "1"
         wrong = httpx.post(url, json=body, headers={"Authorization": "Bearer wrong"}, timeout=10)
         assert wrong.status_code == 401   # a wrong key is told so, not counted
     for t in waiting:
