@@ -138,8 +138,9 @@ class ServeConfig(Section):
     """context: the manual's lines found for each question go in the prompt and are listed under the
     answer; cite: listed under the answer only; off: neither (the model alone)."""
     max_connections: int = Field(32, ge=1)
-    """serve.py api: connections served at once (each waits for the model on its own thread);
-    one more gets 503 at once."""
+    """serve.py api: requests served at once (each waits for the model on its own thread); one more
+    gets 503 at once. As many connections may be sending their requests (the key not yet checked);
+    one more pushes out the one that has been sending the longest (408)."""
 
 
 class KitConfig(Section):

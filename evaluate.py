@@ -58,7 +58,7 @@ import typer
 import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
-from files import is_gguf
+from files import GgufError, gguf_header
 from evaluate_report import METRICS, print_table, write_outputs
 from grounding import NOT_COVERED, checked_answer
 
@@ -801,8 +801,10 @@ def main(
     for path in gguf or []:
         if not path.is_file():
             raise fail(f"--gguf {path}: no such file (give the .gguf that export.py wrote)")
-        if not is_gguf(path):
-            raise fail(f"--gguf {path}: not a GGUF file (it does not start with b'GGUF')")
+        try:
+            gguf_header(path)
+        except GgufError as e:
+            raise fail(f"--gguf {path}: {e}")
         name = path.stem if path.stem not in {c.name for c in candidates} else str(path)
         candidates.append(Candidate(name, "gguf", str(path), gguf_loader(path, max_new_tokens, threads)))
     if run_summary is not None and not run_summary.is_file() and not (run_summary.parent / "metrics.csv").is_file():

@@ -8,7 +8,8 @@ fixed `.tmp` name did). The file gets the mode any new file gets here (the umask
 
 Read: a JSONL file line by line (read_jsonl: a line that is not UTF-8 or not JSON is named by file
 and line), prep's chat rows checked for their shape (read_chat_rows, chat_example: as train,
-evaluate and export read them), a GGUF file told by its magic bytes (is_gguf).
+evaluate and export read them), a GGUF file read as far as its header says it reaches (gguf_header:
+a copy cut short is named before llama.cpp is handed it).
 """
 
 from __future__ import annotations
@@ -137,8 +138,89 @@ def json_kind(value) -> str:
     return {int: "a number", float: "a number", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
-def is_gguf(path: Path) -> bool:
-    """Whether the file starts with GGUF's magic bytes: llama.cpp is handed nothing else (it can
-    abort the whole process on a file it cannot parse, rather than raise)."""
+class GgufError(ValueError):
+    """A file that is not a whole GGUF model; the message says what is wrong, without the path."""
+
+
+# GGUF's scalar value types (gguf.constants.GGUFValueType): type id -> struct format.
+_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_STRING, _ARRAY = 8, 9
+
+
+def gguf_header(path: Path) -> dict:
+    """The GGUF's scalar metadata (general.architecture, its context_length, ...), after checking
+    that the file holds every tensor its header lists. GgufError otherwise. llama.cpp is handed
+    nothing else: on a file cut short (a copy or download that stopped) it fails with a bare
+    "Failed to load model" or aborts the whole process. Reads the header only (the tokenizer's
+    lists are skipped over), not the tensors: well under a second on a 3B model."""
+    import struct
+
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    size = Path(path).stat().st_size
     with open(path, "rb") as f:
-        return f.read(4) == b"GGUF"
+        def take(n: int) -> bytes:
+            data = f.read(n)
+            if len(data) < n:
+                raise GgufError(f"cut short: the file ends ({size} bytes) inside its header")
+            return data
+
+        def number(fmt: str):
+            return struct.unpack("<" + fmt, take(struct.calcsize(fmt)))[0]
+
+        def string() -> str:
+            n = number("Q")
+            if n > size:
+                raise GgufError(f"damaged header (a text of {n} bytes in a file of {size})")
+            return take(n).decode("utf-8", errors="replace")
+
+        def value(kind: int):
+            if kind in _SCALARS:
+                return number(_SCALARS[kind])
+            if kind == _STRING:
+                return string()
+            if kind != _ARRAY:
+                raise GgufError(f"damaged header (value type {kind})")
+            item, n = number("I"), number("Q")
+            if item in _SCALARS:   # numbers (token scores, types): skipped over whole
+                width = struct.calcsize(_SCALARS[item])
+                if n * width > size:
+                    raise GgufError(f"damaged header (a list of {n} numbers in a file of {size} bytes)")
+                f.seek(n * width, 1)
+            else:
+                for _ in range(n):
+                    value(item)
+            return None
+
+        if f.read(4) != b"GGUF":
+            raise GgufError("not a GGUF file (it does not start with b'GGUF')")
+        version = number("I")
+        if version not in (2, 3):
+            raise GgufError(f"GGUF version {version}; llama.cpp reads versions 2 and 3")
+        n_tensors, n_kv = number("Q"), number("Q")
+        meta = {}
+        for _ in range(n_kv):
+            key, kind = string(), number("I")
+            found = value(kind)
+            if found is not None:
+                meta[key] = found
+        end = 0
+        for _ in range(n_tensors):
+            name, dims = string(), number("I")
+            shape = [number("Q") for _ in range(dims)]
+            kind, offset = number("I"), number("Q")
+            try:
+                block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(kind)]
+            except (ValueError, KeyError):
+                raise GgufError(f"tensor {name}: unknown type {kind} (a newer llama.cpp may read it)") from None
+            count = 1
+            for d in shape:
+                count *= d
+            end = max(end, offset + count // block * type_size)
+        alignment = meta.get("general.alignment", 32) or 32
+        data_start = -(-f.tell() // alignment) * alignment
+    if data_start + end > size:
+        raise GgufError(f"cut short: {size} bytes, but its {n_tensors} tensors need {data_start + end} "
+                        f"({100 * size / (data_start + end):.0f} % there); copy or download it again")
+    return meta
+

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import io
 import json
+import math
 import os
 import socket
 import sys
@@ -47,7 +48,7 @@ import grounding
 import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS, ServeConfig
-from files import is_gguf
+from files import GgufError, gguf_header
 
 DEFAULTS = ServeConfig()   # one home for serve's defaults: config.py's `serve:` section
 
@@ -83,12 +84,17 @@ class Settings:
     # search_index.sqlite from prep; None = beside the model, then data.dir
     folder: bool = False
     # the model was given as export.py's folder: the indexes are looked for there and nowhere else
+    index: Any = None
+    # the search index, opened once (prep.search_index.Index) and read under index_lock by every thread
+    index_lock: threading.Lock = field(default_factory=threading.Lock)
     request_timeout: float = DEFAULTS.request_timeout
     # api: seconds a client has to send its whole request, and the longest one write to it may
     # block; an idle or half-sent connection then gets 408 and is closed, its thread freed.
     max_connections: int = DEFAULTS.max_connections
-    # api: connections served at once (each waits for the model on its own thread); the next one
-    # gets 503 at once. A workshop has a handful of clients; 1,500 idle sockets made 1,500 threads.
+    # api: requests served at once (each waits for the model on its own thread); the next one gets
+    # 503 at once. As many connections may be sending their requests; one more pushes out the one
+    # that has been sending the longest. A workshop has a handful of clients; 1,500 idle sockets
+    # made 1,500 threads.
 
 
 def resolve_settings(model: Path, config_path: Path | None, ctx: int | None, threads: int,
@@ -154,6 +160,20 @@ def physical_cores() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
+MAX_QUESTION_CHARS = 4000
+# A question is searched before anything else, and the search's cost grows with its words (300 KB
+# took 26 s before the answer "not covered"). 4,000 characters hold a long question with a pasted
+# fault code listing; a whole pasted page is not a question the manual's lines can answer.
+
+
+def question_problem(question: str) -> str | None:
+    """Why a question is not asked (too long), or None."""
+    if len(question) > MAX_QUESTION_CHARS:
+        return (f"the question is {len(question):,} characters, over the {MAX_QUESTION_CHARS:,} a question "
+                "may have: ask about one thing at a time")
+    return None
+
+
 def utf8_problem(text: str) -> str | None:
     """Where `text` stops being UTF-8, or None when it is text. Bytes that are not UTF-8 reach us
     from argv and stdin as lone surrogates (Python's surrogateescape), and from JSON as escapes
@@ -168,24 +188,83 @@ def utf8_problem(text: str) -> str | None:
         return f"a lone surrogate, U+{code:04X}, at character {e.start + 1}"
 
 
+def shown_path(path: Path) -> str:
+    """A path as a line can print it: a byte that is not UTF-8 as \\xNN (the terminal would refuse it)."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
 def check_settings(s: Settings) -> None:
     """Everything that can be wrong before the model is loaded."""
+    if problem := utf8_problem(str(s.model)):
+        # llama.cpp is handed the path as UTF-8 and has no other way to take it
+        raise fail(f"{shown_path(s.model)}: the path is not valid UTF-8 ({problem}); rename the file or "
+                   "its folder with UTF-8 characters (or ASCII) and give the new path")
     if not s.model.is_file():
         raise fail(f"{s.model}: no such file (give the .gguf that export.py wrote)")
-    if not is_gguf(s.model):
-        raise fail(f"{s.model}: not a GGUF file (it does not start with b'GGUF')")
+    try:
+        header = gguf_header(s.model)
+    except GgufError as e:
+        raise fail(f"{s.model}: {e}")
+    except OSError as e:
+        raise fail(f"{s.model}: cannot be read ({e.strerror})")
+    check_export_folder(s)
+    trained = header.get(f"{header.get('general.architecture')}.context_length")
     if s.ctx < 64:
         raise fail(f"--ctx {s.ctx} is too small (at least 64 tokens)")
+    if isinstance(trained, int) and s.ctx > trained:
+        # llama.cpp would try to allocate the cache for it (100M tokens: a bare ValueError), and past
+        # the trained length the answers fall apart anyway
+        raise fail(f"--ctx {s.ctx} is over the {trained} tokens {s.model.name} was trained for "
+                   f"({header['general.architecture']}.context_length): give at most {trained}")
     if not 0 < s.max_tokens < s.ctx:
         raise fail(f"--max-tokens {s.max_tokens} must be between 1 and --ctx - 1 ({s.ctx - 1})")
     if s.threads < 0:
         raise fail(f"--threads {s.threads} must be >= 0 (0 = physical cores)")
-    if s.temperature < 0:
-        raise fail(f"--temperature {s.temperature} must be >= 0")
+    if not (math.isfinite(s.temperature) and s.temperature >= 0):
+        raise fail(f"--temperature {s.temperature} must be a finite number >= 0")
     if s.spec_index is not None and not s.spec_index.is_file():
         raise fail(f"--spec-index {s.spec_index}: no such file")
+    if s.grounding != "off" and s.search_index is not None and not s.search_index.is_file():
+        raise fail(f"--search-index {s.search_index}: no such file (prep writes it: python -m prep dataset "
+                   "work/blocks.jsonl; or leave the option out to look beside the model)")
     if s.system and (problem := utf8_problem(s.system)):
         raise fail(f"--system is not valid UTF-8 ({problem}): pass it as UTF-8 text")
+
+
+def check_export_folder(s: Settings) -> None:
+    """Beside export.py's SHA256SUMS the model must be one it lists: the indexes, manual.json and
+    export_config.yaml there belong to that model, and another GGUF dropped in (another run, another
+    manual) would be served with them without a word. Refused rather than noted: a grounded answer
+    that cites one manual's lines under another manual's model looks as trustworthy as a right one.
+    The file is hashed only when it is newer than SHA256SUMS (copied in after the export)."""
+    sums = s.model.parent / "SHA256SUMS"
+    if not sums.is_file():
+        return
+    listed = {}   # file name -> sha256, as `sha256sum` writes them: "DIGEST  NAME"
+    try:
+        for line in sums.read_text(encoding="utf-8").splitlines():
+            digest, _, name = line.partition("  ")
+            listed[name.strip()] = digest.strip()
+    except (OSError, ValueError):
+        return   # not export.py's: nothing to hold the model to
+    ggufs = sorted(name for name in listed if name.endswith(".gguf"))
+    if not ggufs:
+        return
+    advice = (f"this folder's indexes and export_config.yaml belong to {', '.join(ggufs)}: serve a model "
+              "from its own export folder (export.py writes one per run)")
+    if s.model.name not in listed:
+        raise fail(f"{s.model}: not a model export.py wrote in this folder (its SHA256SUMS lists "
+                   f"{', '.join(ggufs)}); {advice}")
+    if s.model.stat().st_mtime > sums.stat().st_mtime:
+        import hashlib
+
+        digest = hashlib.sha256()
+        with s.model.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != listed[s.model.name]:
+            raise fail(f"{s.model}: its checksum is not the one this folder's SHA256SUMS lists for it (the file "
+                       f"was replaced after the export); {advice}")
 
 
 # -----------------------------------------------------------------------------
@@ -303,11 +382,10 @@ def find_search_index(s: Settings) -> Path | None:
         s.grounding = "off"
         return None
     try:
-        index = open_index(path)
+        index = open_index(path, shared=True)
     except SearchIndexError as e:
         raise fail(f"search index {e}")
     built_from = index.meta.get("blocks_sha256")
-    index.close()
     manifest = s.model.parent / MANIFEST
     if manifest.is_file():
         try:
@@ -318,28 +396,43 @@ def find_search_index(s: Settings) -> Path | None:
             typer.echo(f"note: {path} is of another manual version (built from blocks {str(built_from)[:12]}, "
                        f"the model was exported with {str(exported_with)[:12]}, {manifest}); answers are NOT "
                        "grounded in the manual", err=True)
+            index.close()
             s.grounding = "off"
             return None
+    s.index = index
     return path
 
 
 Found = grounding.Found
 
 
+class SearchFailed(Exception):
+    """The search index could not be read for a question (damaged, or its disk failed, after the
+    checks at start); the message names the file and what to do."""
+
+
 def search(s: Settings, question: str) -> Found | None:
     """grounding.find for the question: the top grounding.K lines and whether they cover it; None
-    when answers are not grounded. The index is opened per question: sqlite connections belong to
-    the thread that opened them, and the API answers on its request threads (opening costs about a
-    millisecond; the vectors are read once per process)."""
+    when answers are not grounded. The index opened at start is kept for the process's life, so a
+    file deleted or replaced under a running server goes on answering from the one it opened (a
+    rebuilt index is read at the next start). One connection for every request thread, one question
+    at a time (a search takes milliseconds; the model's turn is what requests wait for)."""
     if s.grounding == "off" or s.search_index is None:
         return None
-    from prep.search_index import open_index
+    import sqlite3
 
-    index = open_index(s.search_index)
-    try:
-        return grounding.find(index, question)
-    finally:
-        index.close()
+    from prep.search_index import SearchIndexError, open_index
+
+    with s.index_lock:
+        try:
+            if s.index is None:
+                s.index = open_index(s.search_index, shared=True)
+            return grounding.find(s.index, question)
+        except SearchIndexError as e:
+            raise SearchFailed(f"search index {e}") from None
+        except sqlite3.Error as e:
+            raise SearchFailed(f"search index {s.search_index}: could not be read ({e}); rebuild it with "
+                               "python -m prep dataset (or answer without it: --grounding off)") from None
 
 
 def grounded_user(mode: str, found: Found | None, user: str) -> str:
@@ -548,10 +641,15 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
     """One answer, for scripts: streamed to stdout, then its sources and the spec check."""
     if problem := utf8_problem(question):
         raise fail(f"the question is not valid UTF-8 ({problem}): pass it as UTF-8 text")
+    if problem := question_problem(question):
+        raise fail(problem)
     s = resolve_settings(model, config, ctx, threads, max_tokens, temperature, system,
                          spec_index, grounding_mode, search_index, cli_ctx.args)
     facts, m = start(s)
-    found = search(s, question)
+    try:
+        found = search(s, question)
+    except SearchFailed as e:
+        raise fail(str(e), code=1)
     stream = (lambda piece: None) if as_json else (lambda piece: print(piece, end="", flush=True))
     if refused(s.grounding, found):
         stream(not_covered(found))
@@ -684,8 +782,15 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
             else:
                 print(f"(unknown command {command}; /help lists them)")
                 continue
+        if problem := question_problem(text):
+            print(f"(not asked: {problem})")
+            continue
         user = user_turn(text, task)
-        found = search(s, text)
+        try:
+            found = search(s, text)
+        except SearchFailed as e:
+            print(f"(not asked: {e}; the conversation is kept)")
+            continue
         if refused(s.grounding, found):
             print(f"bot> {not_covered(found)}")
             for line in source_lines(found, s.grounding):
@@ -731,6 +836,21 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any prompt that fits a context; stops a runaway upload
 MAX_STOP = 4  # OpenAI's own limit on stop sequences: a client written for it sends no more
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why no client could send this key, or None. It travels in an HTTP header, `Authorization:
+    Bearer KEY`: headers are ASCII (the openai client refuses to send anything else, curl sends the
+    bytes and the comparison fails), and the spaces around a value are dropped on the way."""
+    if not key.strip():
+        return "is blank: choose a key of letters and digits (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')"
+    if not all(" " <= c <= "~" for c in key):
+        bad = next(c for c in key if not " " <= c <= "~")
+        return (f"holds {ascii(bad)}, which an HTTP header cannot carry: use printable ASCII only "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+    if key != key.strip():
+        return "starts or ends with a space, which HTTP clients drop from the header: remove it"
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -784,7 +904,15 @@ def request_messages(body: Any) -> list[dict]:
             raise BadRequest(f"messages[{i}].role must be one of system, user, assistant", "messages")
         content = msg.get("content")
         if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            for j, part in enumerate(content):
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind != "text" or not isinstance(part.get("text"), str):
+                    # an image answered as if it were not there answers another question than the one sent
+                    raise BadRequest(f"messages[{i}].content[{j}] is {shown(kind) if kind else 'not a text part'}: "
+                                     "this model reads text only; send the question as text", "messages")
+            content = "".join(part["text"] for part in content)
+            if not content.strip():
+                raise BadRequest(f"messages[{i}].content has no text: send the question as text", "messages")
         if not isinstance(content, str):
             raise BadRequest(f"messages[{i}].content must be a string", "messages")
         if problem := utf8_problem(content):
@@ -882,19 +1010,13 @@ def make_server(model: Model, s: Settings, facts: list[spec_check.SpecFact] | No
     return Server((host, port), model, s, facts, api_key)
 
 
-def busy_reply(max_connections: int) -> bytes:
-    """The 503 a connection over the cap gets, whole, before it is closed."""
-    busy_body = json.dumps(openai_error(
-        f"server busy: {max_connections} connections are open, the most serve.max_connections "
-        "allows; try again shortly", kind="server_error", code="server_busy")).encode()
-    busy = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            b"Retry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(busy_body), busy_body))
-    return busy
-
-
 class Server(ThreadingHTTPServer):
-    """The API: a thread per connection, at most serve.max_connections at once (the rest get a 503
-    at once), one model behind a lock."""
+    """The API: a thread per connection, one model behind a lock. Connections are counted in two
+    pools of serve.max_connections each. Arriving: the request not yet whole, its key not yet
+    checked; when that pool is full a new connection pushes out the one that has been arriving the
+    longest (it gets 408), so connections that send nothing, or send it slowly, cannot keep out a
+    client that sends its request at once. Served: a request with its key, waiting for the model or
+    getting its answer; one more gets 503."""
     daemon_threads = True
     request_queue_size = 64  # a burst of clients queues on the lock instead of being refused
 
@@ -902,40 +1024,62 @@ class Server(ThreadingHTTPServer):
                  facts: list[spec_check.SpecFact] | None, api_key: str | None):
         self.model, self.settings, self.facts, self.api_key = model, s, facts, api_key
         self.created = int(time.time())
-        self.slots = threading.BoundedSemaphore(s.max_connections)
-        self.busy = busy_reply(s.max_connections)
+        self.pools = threading.Lock()
+        self.arriving: dict[socket.socket, None] = {}   # oldest first
+        self.served = 0
         super().__init__(address, Handler)
 
     def process_request(self, request, client_address) -> None:
-        if self.slots.acquire(blocking=False):
-            try:
-                super().process_request(request, client_address)  # its own thread
-            except BaseException:
-                self.slots.release()
-                raise
-            return
-        # Over the cap: answered here on the accept thread, without a thread of its own and
-        # without ever waiting (the socket is non-blocking, the reply fits its buffer).
-        try:
-            request.setblocking(False)
-            try:
-                # take the request if it is here already: closing a socket with unread bytes
-                # resets the connection, and the client could lose the 503 before reading it
-                request.recv(65536)
-            except BlockingIOError:
-                pass
-            request.send(self.busy)
-        except OSError:
-            pass
-        sys.stderr.write(f"{client_address[0]} - - [{time.strftime('%d/%b/%Y %H:%M:%S')}] "
-                         f"refused: {self.settings.max_connections} connections open (serve.max_connections)\n")
-        self.shutdown_request(request)
+        with self.pools:
+            if len(self.arriving) >= self.settings.max_connections:
+                oldest = next(iter(self.arriving))
+                del self.arriving[oldest]
+                push_out(oldest, self.settings.max_connections)
+            self.arriving[request] = None
+        super().process_request(request, client_address)  # its own thread
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.slots.release()
+            with self.pools:
+                self.arriving.pop(request, None)
+
+    def admit(self, request) -> bool | None:
+        """The request arrived with its key: into the served pool (True), or False when that is
+        full, or None when it was pushed out meanwhile (closed: no one to answer)."""
+        with self.pools:
+            if request not in self.arriving:
+                return None
+            del self.arriving[request]
+            if self.served >= self.settings.max_connections:
+                return False
+            self.served += 1
+            return True
+
+    def leave(self) -> None:
+        with self.pools:
+            self.served -= 1
+
+
+def push_out(request: socket.socket, max_connections: int) -> None:
+    """Close a connection whose request has not arrived, to make room: a 408 if its buffer takes it
+    (never waiting: this is the accept thread), then shut, which ends its thread's read at once."""
+    body = json.dumps(openai_error(
+        f"the request did not arrive before {max_connections} newer connections came (serve.max_connections "
+        "connections may be arriving at once): send the request as soon as the connection is open",
+        code="request_timeout")).encode()
+    try:
+        request.send(b"HTTP/1.0 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"\r\n%s" % (len(body), body), socket.MSG_DONTWAIT)
+    except OSError:
+        pass
+    try:
+        request.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sys.stderr.write(f"{time.strftime('%d/%b/%Y %H:%M:%S')} pushed out a connection whose request had not "
+                     f"arrived: {max_connections} newer ones came (serve.max_connections)\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -950,6 +1094,31 @@ class Handler(BaseHTTPRequestHandler):
         # the request is read through RequestReader: one deadline for all of it to arrive
         self.rfile.close()
         self.rfile = io.BufferedReader(RequestReader(self.connection, self.timeout))
+
+    admitted = False   # holds a place in the Server's served pool
+
+    def admit(self) -> bool:
+        """Take a place among the requests being served; False (503 sent, or pushed out) if none."""
+        admitted = self.server.admit(self.request)
+        if admitted is None:
+            self.close_connection = True
+            return False
+        if not admitted:
+            self.send_json(503, openai_error(
+                f"server busy: {self.server.settings.max_connections} requests are being answered or wait for "
+                "the model, the most serve.max_connections allows; try again shortly",
+                kind="server_error", code="server_busy"), {"Retry-After": "1"})  # the openai client retries it
+            self.log_message("refused: %d requests served (serve.max_connections)", self.server.settings.max_connections)
+            return False
+        self.admitted = True
+        return True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self.admitted:
+                self.server.leave()
 
     def handle_one_request(self) -> None:
         try:
@@ -970,10 +1139,12 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.send_json(code, openai_error(message or HTTPStatus(code).phrase))
 
-    def send_json(self, status: int, obj: dict) -> None:
+    def send_json(self, status: int, obj: dict, headers: dict[str, str] = {}) -> None:
         data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -1025,7 +1196,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         model = self.server.model
-        if not self.authorised():
+        if not self.authorised() or not self.admit():
             return
         if urlsplit(self.path).path.rstrip("/") == "/v1/models":
             self.send_json(200, {"object": "list", "data": [
@@ -1035,7 +1206,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         model, s = self.server.model, self.server.settings
-        if not self.authorised():
+        if not self.authorised() or not self.admit():
             return
         if urlsplit(self.path).path.rstrip("/") != "/v1/chat/completions":
             self.send_json(404, openai_error(f"no route POST {self.path}", code="not_found"))
@@ -1051,8 +1222,16 @@ class Handler(BaseHTTPRequestHandler):
             messages.insert(0, {"role": "system", "content": s.system})
         newest = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
         question = strip_task_prefix(messages[newest]["content"]) if newest is not None else ""
+        if problem := question_problem(question):
+            self.send_json(400, openai_error(f"messages[{newest}].content: {problem}", param="messages"))
+            return
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        found = search(s, question) if newest is not None else None
+        try:
+            found = search(s, question) if newest is not None else None
+        except SearchFailed as e:
+            self.log_error("%s", e)
+            self.send_json(500, openai_error(str(e), kind="server_error", code="search_index_failed"))
+            return
         extra = {"sources": None if found is None else found.sources(),
                  "covered": None if found is None else found.covered}
         if refused(s.grounding, found):
@@ -1162,6 +1341,11 @@ def api(cli_ctx: typer.Context, model: ModelArg,
         spec_index: SpecIndexOpt = None, system: SystemOpt = None,
         grounding_mode: GroundingOpt = None, search_index: SearchIndexOpt = None) -> None:
     """OpenAI-compatible /v1/chat/completions (stream or not) and /v1/models."""
+    if not 0 <= port <= 65535:
+        raise fail(f"--port {port} is not a TCP port: give one from 1 to 65535 (0 = any free port)")
+    api_key = api_key or None   # an empty SERVE_API_KEY is no key
+    if api_key is not None and (problem := api_key_problem(api_key)):
+        raise fail(f"--api-key (or SERVE_API_KEY) {problem}")
     if not is_loopback(host) and not api_key:
         raise fail(f"--host {host} is reachable from other machines: set --api-key (or "
                    "SERVE_API_KEY), or bind 127.0.0.1")
