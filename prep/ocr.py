@@ -520,6 +520,12 @@ def text_recogniser():
     """rapidocr's text recogniser alone (no detection, no angle classifier), loaded once per process."""
     global _RECOGNISER
     if _RECOGNISER is None:
+        # onnxruntime (1.32, Linux too) sends usage events from its native code to
+        # mobile.events.data.microsoft.com some 10 s after it loads (DNS look-ups that the offline
+        # test's Python audit hook cannot see), and keeps a device id and an event store under
+        # ~/.cache/Microsoft. Only this variable turns that off, and only when it is set before the
+        # library loads: onnxruntime.disable_telemetry_events() leaves the uploads on.
+        os.environ["ORT_DISABLE_TELEMETRY"] = "1"
         import rapidocr_onnxruntime
         from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
         from rapidocr_onnxruntime.utils import read_yaml
