@@ -475,9 +475,13 @@ def read_scan(path: Path, page: int, cache_dir: Path, name: str) -> Reading:
     def scan_with(settings):
         nonlocal image, runs, seconds
         key = ocr.cache_key(file_hash, page, settings)
-        found = ocr.cached_scan(cache_dir, key)
+        found, damaged = ocr.cached_scan(cache_dir, key)
         if found is not None:
             return found
+        if damaged:
+            where = f"{name} page {page}" if page > 1 else name
+            print(f"note: {where}: its OCR cache entry {cache_dir / key}.json is damaged ({damaged}); "
+                  "reading the page again", file=sys.stderr)
         if image is None:
             image = sources.render_pdf_page(path, page) if path.suffix.lower() == ".pdf" else sources.load_image(path)
         result = ocr.scan_page(image, settings)
