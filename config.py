@@ -242,14 +242,19 @@ def library_versions() -> dict[str, str]:
 
 
 def save_config(config: KitConfig, path: Path) -> None:
-    """Write the resolved config atomically, as plain YAML that load_config reads back, under two
-    comment lines: the command that made it and the library versions it ran with."""
-    import sys
-
+    """Write the resolved config atomically (config_text)."""
     from files import write_atomic
+
+    write_atomic(path, config_text(config))
+
+
+def config_text(config: KitConfig) -> str:
+    """The resolved config as plain YAML that load_config reads back, under two comment lines: the
+    command that made it and the library versions it ran with."""
+    import sys
 
     script = Path(sys.argv[0])
     command = f"-m {script.parent.name}" if script.name == "__main__.py" else script.name
     head = (f"# made by: python {' '.join([command, *sys.argv[1:]])}\n"
             f"# versions: {', '.join(f'{k} {v}' for k, v in library_versions().items())}\n")
-    write_atomic(path, head + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return head + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

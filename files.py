@@ -34,9 +34,11 @@ def write_atomic(path: Path, text: str) -> None:
     write_together(path.parent, {path.name: text})
 
 
-def write_together(folder: Path, texts: dict[str, str]) -> None:
+def write_together(folder: Path, texts: dict[str, str], staged_files: dict[str, Path] | None = None) -> None:
     """Several files of one folder: all written to temp names first, then all renamed. A failed write
-    leaves the folder as it was, with no half file and no new blocks.jsonl beside an old pages.jsonl."""
+    leaves the folder as it was, with no half file and no new blocks.jsonl beside an old pages.jsonl.
+    `staged_files`: files already written whole under temp names in `folder` (temp_beside: a SQLite
+    database), name -> temp path, renamed with the rest; the caller removes them if this fails."""
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[Path] = []
     try:
@@ -52,7 +54,7 @@ def write_together(folder: Path, texts: dict[str, str]) -> None:
         for tmp in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, name in zip(staged, texts):
+    for tmp, name in [*zip(staged, texts), *((tmp, name) for name, tmp in (staged_files or {}).items())]:
         os.replace(tmp, folder / name)
 
 

@@ -38,14 +38,12 @@ def blocks(
     quiet: QuietOpt = False,
 ) -> None:
     """Read every page under SRC_DIR into structured blocks (headings, steps, notes, tables, wiring)."""
-    from prep.blocks import DEFAULT_CACHE, OutputError, build_blocks
+    from prep.blocks import DEFAULT_CACHE, OutputError, Stopped, build_blocks
 
-    if not src_dir.is_dir() or not any(p.is_file() for p in src_dir.rglob("*")):
-        raise fail(f"{src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
-                   "give a folder of page images, PDFs or HTML spec sheets")
+    pages_folder_or_exit(src_dir)
     try:
         result = build_blocks(src_dir, out, jobs=jobs, cache_dir=cache or DEFAULT_CACHE, progress=not quiet)
-    except OutputError as err:  # an unwritable or full folder: checked before the OCR, or the write failed
+    except (OutputError, Stopped) as err:  # an unwritable or full folder (checked before the OCR, or the write failed); Ctrl-C
         raise fail(str(err), err.code) from None
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds.items()))
     typer.echo(f"{result.blocks} blocks from {result.pages} pages ({kinds}); {len(result.errors)} bad files; "
@@ -72,6 +70,12 @@ def dataset(
     write_dataset(blocks_file, out or cfg.data.dir, cfg)
 
 
+def pages_folder_or_exit(src_dir: Path) -> None:
+    if not src_dir.is_dir() or not any(p.is_file() for p in src_dir.rglob("*")):
+        raise fail(f"{src_dir} is {'empty' if src_dir.is_dir() else 'not a folder'}; "
+                   "give a folder of page images, PDFs or HTML spec sheets")
+
+
 @app.command(context_settings=EXTRA, epilog=OVERRIDES)
 def build(
     ctx: typer.Context,
@@ -94,14 +98,22 @@ def build(
         return plan(cfg, {"pages": str(src_dir), "files": dict(sorted(kinds.items())), "work": str(work),
                           "out": str(out or cfg.data.dir), "jobs": jobs},
                     [] if files else [f"{src_dir}: {'empty' if src_dir.is_dir() else 'not a folder'}"])
+    from prep.blocks import remove_empty
+
+    pages_folder_or_exit(src_dir)  # before the dataset folder is made: a refused run leaves no empty one
     # The dataset folder too, before the OCR: found unwritable only at the end, it cost every page.
-    dataset_folder_or_exit(out or cfg.data.dir, DATASET_MIN_BYTES)
+    made = dataset_folder_or_exit(out or cfg.data.dir, DATASET_MIN_BYTES)
     try:
-        blocks(src_dir, work, jobs, cache, quiet)
+        try:
+            blocks(src_dir, work, jobs, cache, quiet)
+        except typer.Exit as done:
+            if done.exit_code != 0:
+                raise
+        write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
     except typer.Exit as done:
         if done.exit_code != 0:
-            raise
-    write_dataset(work / "blocks.jsonl", out or cfg.data.dir, cfg)
+            remove_empty(made)
+        raise
 
 
 @app.command()
@@ -140,51 +152,74 @@ DATASET_BYTES_PER_BLOCK_BYTE = 32
 DATASET_MIN_BYTES = 8 << 20
 
 
-def dataset_folder_or_exit(out: Path, need: int) -> None:
+def dataset_folder_or_exit(out: Path, need: int) -> list[Path]:
+    """The folders made for `out` (none where it was there), for a run that ends without a dataset to remove."""
     from prep.blocks import OutputError, check_output
 
     try:
-        check_output({out: ("--out", need)})
+        return check_output({out: ("--out", need)})
     except OutputError as err:
         raise fail(str(err), err.code) from None
 
 
 def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
+    """Every file of the dataset under a temp name first, then all renamed into `out` together, once
+    the dataset is known to be usable: a run refused at the end (no val rows), stopped or cut short
+    by a full disk leaves the dataset that was there whole."""
     import sqlite3
 
     from base_model import BaseModelError, resolve_base
-    from config import save_config
-    from prep.blocks import size_text
-    from prep.dataset import build_dataset
-    from prep.search_index import INDEX_NAME, build_index, open_index
+    from config import config_text
+    from files import temp_beside, write_together
+    from prep.blocks import remove_empty, size_text
+    from prep.dataset import dataset_texts
+    from prep.search_index import INDEX_NAME, open_index, write_index
 
     try:
         tokenizer = resolve_base(cfg.model.base)
     except BaseModelError as err:
         raise fail(str(err)) from None
     need = max(DATASET_MIN_BYTES, DATASET_BYTES_PER_BLOCK_BYTE * blocks_file.stat().st_size)
-    dataset_folder_or_exit(out, need)
+    made = dataset_folder_or_exit(out, need)
+    index_file, written = None, False
     try:
         # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15). First:
         # the training rows that carry the manual's lines (data.context_fraction) are searched in it.
-        out.mkdir(parents=True, exist_ok=True)
-        index = build_index(blocks_file, out / INDEX_NAME, progress=True)
-        searcher = open_index(out / INDEX_NAME)
+        index_file = temp_beside(out / INDEX_NAME)
+        index = write_index(blocks_file, index_file, progress=True)
+        searcher = open_index(index_file)
         try:
-            result = build_dataset(blocks_file, out, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq,
-                                   index=searcher)
+            result, texts = dataset_texts(blocks_file, cfg.data, tokenizer_name=tokenizer, max_seq=cfg.model.max_seq,
+                                          index=searcher)
         finally:
             searcher.close()
-    except (OSError, sqlite3.Error) as err:  # the disk filled while writing: the file being written is removed
+        # Decided before the first file is renamed: a refused dataset replaces none of the one there.
+        kept = "the files there are left as they were"
+        if not result.train:
+            raise fail(f"{out}: the dataset would have no training rows: give more pages; {kept}", 1)
+        if not result.val and cfg.data.val_fraction > 0:
+            raise fail(f"{out}: the dataset would have {result.train} train rows and no val rows: give more pages "
+                       f"(or --data.val_fraction 0 to train on every page); {kept}", 1)
+        # What this dataset was made with, and by which libraries.
+        texts["resolved_config.yaml"] = config_text(cfg)
+        write_together(out, texts, staged_files={INDEX_NAME: index_file})
+        written = True
+    except (OSError, sqlite3.Error) as err:  # the disk filled while writing: the files being written are removed
         reason = getattr(err, "strerror", None) or err   # sqlite3's errors have no strerror
         if getattr(err, "sqlite_errorcode", None) == getattr(sqlite3, "SQLITE_FULL", 13):
             import errno
             import os
 
             reason = os.strerror(errno.ENOSPC)  # sqlite says "database or disk is full": the same fault, said as the OS says it
-        raise fail(f"{out}: writing the dataset failed ({reason}); free space there (it needs "
+        raise fail(f"{out}: writing the dataset failed ({reason}); nothing there was replaced: free space there (it needs "
                    f"about {size_text(need)}) or choose another --out, and run `prep dataset` again", 1) from None
-    save_config(cfg, out / "resolved_config.yaml")   # what this dataset was made with, and by which libraries
+    except KeyboardInterrupt:
+        raise fail(f"{out}: stopped (Ctrl-C) before the dataset was written; the files there are left as they were", 130) from None
+    finally:
+        if index_file is not None:
+            index_file.unlink(missing_ok=True)  # renamed into place, or this run ends without a dataset
+        if not written:
+            remove_empty(made)
     per_task = ", ".join(f"{t} {c['train']}/{c['val']}" for t, c in result.per_task.items())
     rejected = sum(result.rejected.values())
     typer.echo(f"dataset: {result.train} train / {result.val} val rows (train/val per task: {per_task}); "
@@ -194,8 +229,6 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
         grounded = ", ".join(f"{t} {c['grounded']}/{c['train']}" for t, c in result.context["per_task"].items())
         typer.echo(f"context: {result.context['grounded']} training rows carry the manual's lines (per task: {grounded}), "
                    f"{result.context['refusals']} refusal rows")
-    if not result.train or not result.val and cfg.data.val_fraction > 0:
-        raise fail("the dataset has no train or no val rows: give more pages", 1)
     if not result.val:
         typer.echo("note: data.val_fraction 0: every page trains; hf_recall.jsonl evaluates (hf_val.jsonl is empty)")
 

@@ -15,7 +15,9 @@ write, sorted by path, page and reading order: the three files together or none 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -475,9 +477,13 @@ def read_scan(path: Path, page: int, cache_dir: Path, name: str) -> Reading:
     def scan_with(settings):
         nonlocal image, runs, seconds
         key = ocr.cache_key(file_hash, page, settings)
-        found = ocr.cached_scan(cache_dir, key)
+        found, damaged = ocr.cached_scan(cache_dir, key)
         if found is not None:
             return found
+        if damaged:
+            where = f"{name} page {page}" if page > 1 else name
+            print(f"note: {where}: its OCR cache entry {cache_dir / key}.json is damaged ({damaged}); "
+                  "reading the page again", file=sys.stderr)
         if image is None:
             image = sources.render_pdf_page(path, page) if path.suffix.lower() == ".pdf" else sources.load_image(path)
         result = ocr.scan_page(image, settings)
@@ -588,6 +594,52 @@ def read_page_safely(src_dir: Path, ref: PageRef, cache_dir: Path):
 # The run: list, read in parallel with a progress bar, write sorted.
 
 
+def start_worker(parent: int) -> None:
+    """Each reading process, as it starts: it ends when prep ends, however prep ends, and it leaves
+    Ctrl-C to prep. A worker waits for pages on a pipe whose writing end it holds itself (fork), so
+    it never sees prep die: a SIGKILLed prep left both workers reading (or waiting) forever."""
+    # The terminal sends Ctrl-C to the whole process group: prep stops its workers itself, where
+    # they would each print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        # The kernel kills the worker the moment its parent goes, even while it is deep in
+        # onnxruntime or numpy, where a Python watcher thread waits for the GIL. The signal follows
+        # the thread that forked it: ProcessPoolExecutor forks all workers at once from the thread
+        # that submits the first page, which here waits for the results until the pool is done.
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # prep died before the line above: no signal will come
+            os._exit(1)
+        return
+    import threading
+
+    def watch():  # elsewhere (macOS): an orphan is handed to another parent; look once a second
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def stop_workers(pool) -> None:
+    """Ctrl-C or an error: the pages not yet started are dropped and the workers ended now, not
+    after reading every page queued (what leaving the `with ProcessPoolExecutor` block did)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # the executor has no public handle on them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
+
+
+class Stopped(Exception):
+    """Ctrl-C while the pages were read: what was read is in the OCR cache, nothing was written to
+    --out. The CLI says so in one line and exits 130, as a shell does for Ctrl-C."""
+
+    code = 130
+
+
 @dataclass
 class BlocksResult:
     pages: int = 0
@@ -614,8 +666,8 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     # Before any OCR: a folder that cannot take the files would otherwise throw away the whole
     # run's reading at its very end (the probe's full disk failed after every page was read).
     ocr_pages = sum(r.method == "ocr" for r in refs)
-    check_output({out_dir: ("--out", OUT_BYTES + PAGE_OUT_BYTES * len(refs)),
-                  cache_dir: ("--cache", OUT_BYTES + PAGE_CACHE_BYTES * ocr_pages)})
+    made = check_output({out_dir: ("--out", OUT_BYTES + PAGE_OUT_BYTES * len(refs)),
+                         cache_dir: ("--cache", OUT_BYTES + PAGE_CACHE_BYTES * ocr_pages)})
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     result = BlocksResult(errors=list(errors))
@@ -623,34 +675,45 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
 
     columns = [TextColumn("pages"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("pages", total=len(refs), rate="")
+    try:
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            task = bar.add_task("pages", total=len(refs), rate="")
 
-        def collect(ref, page, recs, runs, error):
-            if error:
-                print(f"error: {error}", file=sys.stderr)
-                result.errors.append(error)
+            def collect(ref, page, recs, runs, error):
+                if error:
+                    print(f"error: {error}", file=sys.stderr)
+                    result.errors.append(error)
+                else:
+                    pages.append(page)
+                    records.extend(recs)
+                    result.ocr_runs += runs
+                    result.cached_pages += page["cached"]
+                done = bar.tasks[0].completed + 1
+                bar.update(task, advance=1, rate=f"{done / max(time.time() - t0, 1e-6):.2f} pages/s")
+
+            if jobs <= 1:
+                for ref in refs:
+                    collect(*read_page_safely(src_dir, ref, cache_dir))
             else:
-                pages.append(page)
-                records.extend(recs)
-                result.ocr_runs += runs
-                result.cached_pages += page["cached"]
-            done = bar.tasks[0].completed + 1
-            bar.update(task, advance=1, rate=f"{done / max(time.time() - t0, 1e-6):.2f} pages/s")
-
-        if jobs <= 1:
-            for ref in refs:
-                collect(*read_page_safely(src_dir, ref, cache_dir))
-        else:
-            # Biggest pages first (bytes of the file per page): the one read last keeps a worker busy
-            # while the others idle, and a big scan takes longest (05-06, read last in path order,
-            # took 8 s, as every number on it is read twice and it is read again in Italian).
-            pages_in = Counter(r.path for r in refs)
-            by_size = sorted(refs, key=lambda r: -(src_dir / r.path).stat().st_size / pages_in[r.path])
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(read_page_safely, src_dir, ref, cache_dir) for ref in by_size]
-                for fut in as_completed(futures):
-                    collect(*fut.result())
+                # Biggest pages first (bytes of the file per page): the one read last keeps a worker busy
+                # while the others idle, and a big scan takes longest (05-06, read last in path order,
+                # took 8 s, as every number on it is read twice and it is read again in Italian).
+                pages_in = Counter(r.path for r in refs)
+                by_size = sorted(refs, key=lambda r: -(src_dir / r.path).stat().st_size / pages_in[r.path])
+                pool = ProcessPoolExecutor(max_workers=jobs, initializer=start_worker, initargs=(os.getpid(),))
+                try:
+                    futures = [pool.submit(read_page_safely, src_dir, ref, cache_dir) for ref in by_size]
+                    for fut in as_completed(futures):
+                        collect(*fut.result())
+                except BaseException:
+                    stop_workers(pool)
+                    raise
+                pool.shutdown()
+    except KeyboardInterrupt:
+        remove_empty(made)
+        read = len(pages) + len(result.errors) - len(errors)
+        raise Stopped(f"stopped (Ctrl-C) after {read} of {len(refs)} pages; nothing was written to {out_dir}; "
+                      f"the OCR of the pages read is kept in {cache_dir}, so a re-run reads only the others") from None
 
     order = {(r.path, r.page): i for i, r in enumerate(refs)}
     pages.sort(key=lambda p: order[(p["path"], p["page"])])
@@ -693,22 +756,18 @@ class OutputError(Exception):
         self.code = code
 
 
-def check_output(needs: dict[Path, tuple[str, int]]) -> None:
+def check_output(needs: dict[Path, tuple[str, int]]) -> list[Path]:
     """Each folder can be created and written, and its filesystem has the bytes asked of it
     (folders on one filesystem add up). `needs` maps folder -> (the option that names it, bytes).
-    On a refusal the folders this check made are removed again: nothing half-made stays."""
-    import os
+    On a refusal the folders this check made are removed again: nothing half-made stays. Returns
+    the folders it made, for the caller to remove if its run ends with nothing written there."""
     import shutil
     import tempfile
 
     made: list[Path] = []
 
     def refuse(message: str):
-        for p in sorted(made, key=lambda p: len(p.parts), reverse=True):  # a folder that holds something stays
-            try:
-                p.rmdir()
-            except OSError:
-                pass
+        remove_empty(made)
         return OutputError(message)
 
     on_device: dict[int, list] = {}
@@ -731,6 +790,17 @@ def check_output(needs: dict[Path, tuple[str, int]]) -> None:
         if free < need:
             raise refuse(f"{folder}: {size_text(free)} free, prep needs about {size_text(need)} there; "
                          f"free {size_text(need - free)} or choose another {option}")
+    return made
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """The folders a run made (check_output's answer), removed again where the run wrote nothing
+    into them: a run that stopped or was refused leaves no empty folder behind."""
+    for p in sorted(folders, key=lambda p: len(p.parts), reverse=True):  # a folder that holds something stays
+        try:
+            p.rmdir()
+        except OSError:
+            pass
 
 
 def size_text(n: int) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import TAG, TASKS, DataConfig
-from files import write_atomic
+from files import write_together
 from prep import gates, tasks
 
 # Refusal rows per grounded row, SPEC only: enough that lines without the part are seen, few
@@ -45,17 +45,25 @@ class DatasetResult:
     val: int
     per_task: dict
     rejected: dict
-    out_dir: Path
     context: dict | None = None   # report["context"]: grounded rows per task, refusals
 
 
 def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_name: str | None = None,
                   max_seq: int = 512, index=None) -> DatasetResult:
+    """dataset_texts, written into `out_dir` together: all its files replaced, or none."""
+    result, texts = dataset_texts(blocks_path, data, tokenizer_name, max_seq, index)
+    write_together(out_dir, texts)
+    return result
+
+
+def dataset_texts(blocks_path: Path, data: DataConfig, tokenizer_name: str | None = None,
+                  max_seq: int = 512, index=None) -> tuple[DatasetResult, dict[str, str]]:
     """blocks.jsonl → the five tasks' candidates (prep/tasks.py) → the gates (prep/gates.py) → the
     page-level split (data.val_fraction, data.seed) → hf_train/hf_val/hf_recall.jsonl, the dataset
-    card, qa_report.{md,json} and spec_index.jsonl in `out_dir`, each written atomically. `index`:
+    card, qa_report.{md,json} and spec_index.jsonl, as file name -> text, nothing written: the caller
+    decides whether the dataset is usable before a file is replaced. `index`:
     prep.search_index.Index of the same blocks, for the rows that carry the manual's lines
-    (data.context_fraction); None writes no grounded rows. `tokenizer_name` counts tokens against
+    (data.context_fraction); None makes no grounded rows. `tokenizer_name` counts tokens against
     `max_seq` (a row too long to train is rejected)."""
     blocks = [json.loads(line) for line in blocks_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not blocks:
@@ -148,21 +156,18 @@ def build_dataset(blocks_path: Path, out_dir: Path, data: DataConfig, tokenizer_
     train = balance(train, data.oversample_cap, data.seed)
     after = Counter(r["meta"]["task"] for r in train)
 
-    # ---------------------------------------------------------------- write
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out_dir / "hf_train.jsonl", train)
-    write_jsonl(out_dir / "hf_val.jsonl", val)
-    write_jsonl(out_dir / "hf_recall.jsonl", recall)
-    write_jsonl(out_dir / "spec_index.jsonl", spec_index)
+    # ---------------------------------------------------------------- files
     report = quality_report(blocks, train, val, rejected, before, after, accepted)
     report["recall_rows"] = {t: sum(r["meta"]["task"] == t for r in recall) for t in TASKS}
     report["context"] = context_report(context, train_examples) if index else None
     report["numbers"] = numbers_report(blocks, blocks_path.with_name("pages.jsonl"), spec, rejected)
-    write_atomic(out_dir / "qa_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    write_atomic(out_dir / "qa_report.md", report_markdown(report))
-    write_atomic(out_dir / "README.md", dataset_card(report, data))
-    return DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()}, out_dir,
-                         report["context"])
+    texts = {"hf_train.jsonl": jsonl_text(train), "hf_val.jsonl": jsonl_text(val), "hf_recall.jsonl": jsonl_text(recall),
+             "spec_index.jsonl": jsonl_text(spec_index),
+             "qa_report.json": json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+             "qa_report.md": report_markdown(report), "README.md": dataset_card(report, data)}
+    result = DatasetResult(len(train), len(val), report["per_task"], {k: len(v) for k, v in rejected.items()},
+                           report["context"])
+    return result, texts
 
 
 def candidates(blocks: list[dict], split_of, data: DataConfig):
@@ -544,5 +549,5 @@ own use in their workshop; do not redistribute it.
 """
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows))
+def jsonl_text(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows)

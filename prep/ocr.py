@@ -97,12 +97,41 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def cached_scan(cache_dir: Path, key: str) -> dict | None:
+def cached_scan(cache_dir: Path, key: str) -> tuple[dict | None, str | None]:
+    """(the stored scan, None), or (None, None) where there is none, or (None, what is wrong) where the
+    entry is damaged (cut short, not JSON, or without a scan's fields: a disk fault, a hand edit). A
+    damaged entry is read as missing: the page is read again and the entry written anew; trusted,
+    it dropped its page on every run."""
     path = cache_dir / f"{key}.json"
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+        scan = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None, None
+    except OSError as err:
+        return None, err.strerror or str(err)
+    except ValueError as err:  # not JSON, or not UTF-8
+        return None, f"not JSON: {err}" if str(err) else "not JSON"
+    problem = scan_problem(scan)
+    return (None, problem) if problem else (scan, None)
+
+
+# What layout and blocks read of a scan, with the type each must have.
+SCAN_FIELDS = {"width": int, "height": int, "words": list, "photos": list, "hlines": list, "vlines": list}
+WORD_FIELDS = {"text": str, "conf": (int, float), "bbox": list, "line": list}
+
+
+def scan_problem(scan) -> str | None:
+    """What makes `scan` not a page scan this code wrote, in a few words; None when it is one."""
+    if not isinstance(scan, dict):
+        return "not a JSON object"
+    for name, kind in SCAN_FIELDS.items():
+        if not isinstance(scan.get(name), kind):
+            return f"no {name!r}" if name not in scan else f"{name!r} is not a {kind.__name__}"
+    for i, word in enumerate(scan["words"]):
+        if not isinstance(word, dict) or not all(isinstance(word.get(k), t) for k, t in WORD_FIELDS.items()) \
+                or len(word["bbox"]) != 4:
+            return f"word {i + 1} lacks text, conf, bbox or line"
+    return None
 
 
 def store_scan(cache_dir: Path, key: str, scan: dict) -> None:
@@ -520,6 +549,12 @@ def text_recogniser():
     """rapidocr's text recogniser alone (no detection, no angle classifier), loaded once per process."""
     global _RECOGNISER
     if _RECOGNISER is None:
+        # onnxruntime (1.32, Linux too) sends usage events from its native code to
+        # mobile.events.data.microsoft.com some 10 s after it loads (DNS look-ups that the offline
+        # test's Python audit hook cannot see), and keeps a device id and an event store under
+        # ~/.cache/Microsoft. Only this variable turns that off, and only when it is set before the
+        # library loads: onnxruntime.disable_telemetry_events() leaves the uploads on.
+        os.environ["ORT_DISABLE_TELEMETRY"] = "1"
         import rapidocr_onnxruntime
         from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
         from rapidocr_onnxruntime.utils import read_yaml

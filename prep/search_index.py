@@ -285,6 +285,23 @@ def embedded_text(p: Passage) -> str:
 def build_index(blocks_path: Path, out_path: Path, progress: bool = False) -> dict:
     """Write the index of blocks_path to out_path (a temp file beside it, renamed into place).
     Returns the meta it stores: format, blocks hash, embedding model, passages and pages."""
+    from files import temp_beside
+
+    # A temp name of this run's own: two prep runs into one folder must not build into one file.
+    tmp = temp_beside(out_path)
+    try:
+        meta = write_index(blocks_path, tmp, progress)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return meta
+
+
+def write_index(blocks_path: Path, path: Path, progress: bool = False) -> dict:
+    """The index of blocks_path, written into `path` (an empty file or none), returning its meta.
+    The caller renames it into place or removes it: `prep dataset` renames it with the rest of the
+    dataset, once the dataset is known to be usable."""
     import numpy as np
 
     from prep.embed import DIM, MODEL, embed
@@ -297,11 +314,7 @@ def build_index(blocks_path: Path, out_path: Path, progress: bool = False) -> di
             "passages": str(len(found)), "pages": str(len({(p.source_path, p.page) for p in found})),
             "tokenizer": TOKENIZER, "embedding": MODEL, "dim": str(DIM)}
     vectors = embed_passages(found, progress)
-    from files import temp_beside
-
-    # A temp name of this run's own: two prep runs into one folder must not build into one file.
-    tmp = temp_beside(out_path)
-    con = sqlite3.connect(tmp)
+    con = sqlite3.connect(path)
     try:
         # No rollback journal: a build that fails is deleted whole, and no `-journal` file is left.
         con.execute("PRAGMA journal_mode = OFF")
@@ -323,12 +336,8 @@ def build_index(blocks_path: Path, out_path: Path, progress: bool = False) -> di
             con.execute("INSERT INTO vectors VALUES (?, ?, ?)",
                         (len(found), DIM, vectors.astype(np.float16).tobytes()))
         con.execute("VACUUM")
+    finally:
         con.close()
-        os.replace(tmp, out_path)
-    except BaseException:
-        con.close()
-        tmp.unlink(missing_ok=True)
-        raise
     return meta
 
 

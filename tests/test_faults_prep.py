@@ -13,6 +13,7 @@ limit (RLIMIT_FSIZE) in a subprocess. KIT_TESTS_NO_MOUNT=1 runs the fallbacks wh
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -178,7 +179,8 @@ def test_disk_full_while_writing_the_dataset_leaves_no_half_file(src, ocr_cache,
         # as its own "disk I/O error"; a full disk it reports as full (the branch above).
         code, output, reason = done.returncode, done.stdout + done.stderr, "disk I/O error"
     assert code == 1, output
-    assert error_lines(output)[-1].startswith(f"error: {out}: writing the dataset failed ({reason}); free space there")
+    assert error_lines(output)[-1].startswith(f"error: {out}: writing the dataset failed ({reason}); nothing there was "
+                                             "replaced: free space there")
     assert "Traceback" not in output
     assert not list(out.glob("*.tmp"))
 
@@ -325,3 +327,185 @@ def test_two_dataset_writes_into_one_file_keep_to_their_own_temp_files(tmp_path,
     write_atomic(path, '{"first": true}\n')
     assert path.read_text() == '{"first": true}\n'
     assert list(tmp_path.iterdir()) == [path]
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. A refused dataset, a refused build, a damaged OCR cache entry, a killed or stopped run
+
+TEXT_PDF = "Gearbox K5:6 Rebuild (text layer).pdf"  # read from its text layer: no OCR
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_refused_dataset_leaves_the_one_there_whole(sample_pages, tmp_path):
+    # A dataset of the PDF and the spec sheet (train and val rows), then one of the sheet alone into
+    # the same folder: no val rows, refused. Each file used to replace its old one as it was written,
+    # before the refusal: all 9 files of the good dataset were gone.
+    big, small = tmp_path / "big", tmp_path / "small"
+    for folder, names in ((big, [TEXT_PDF, SHEET]), (small, [SHEET])):
+        folder.mkdir()
+        for name in names:
+            shutil.copy(sample_pages / name, folder / name)
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    args = ["--config", str(ROOT / "configs/cpu-demo.yaml"), "--out", str(data), "--cache", str(cache), "--quiet"]
+    res = CliRunner().invoke(app, ["build", str(big), "--work", str(tmp_path / "work-big"), *args])
+    assert res.exit_code == 0, res.output
+    before = folder_bytes(data)
+    assert len(before) == 9 and "search_index.sqlite" in before and "resolved_config.yaml" in before
+    res = CliRunner().invoke(app, ["build", str(small), "--work", str(tmp_path / "work-small"), *args])
+    assert res.exit_code == 1, res.output
+    assert folder_bytes(data) == before  # every file byte for byte, and no temp file beside them
+    (line,) = [l for l in error_lines(res.output) if l.startswith("error:")]
+    assert re.fullmatch(rf"error: {re.escape(str(data))}: the dataset would have \d+ train rows and no val rows: "
+                        r"give more pages \(or --data.val_fraction 0 to train on every page\); "
+                        r"the files there are left as they were", line), line
+    assert not any(l.startswith("dataset:") for l in error_lines(res.output))  # no summary of a dataset not written
+
+
+@pytest.mark.parametrize("src_kind", ["missing", "empty"])
+def test_build_refused_for_its_pages_folder_makes_no_folder(tmp_path, src_kind):
+    src = tmp_path / "pages"
+    if src_kind == "empty":
+        src.mkdir()
+    data, work, cache = tmp_path / "out" / "data", tmp_path / "work", tmp_path / "cache"
+    res = CliRunner().invoke(app, ["build", str(src), "--config", str(ROOT / "configs/cpu-demo.yaml"), "--out", str(data),
+                                   "--work", str(work), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert error_lines(res.output) == [f"error: {src} is {'not a folder' if src_kind == 'missing' else 'empty'}; "
+                                       "give a folder of page images, PDFs or HTML spec sheets"]
+    assert not (tmp_path / "out").exists() and not work.exists() and not cache.exists()
+
+
+@pytest.mark.parametrize("damage, problem", [(b"{}", "no 'width'"), (b'{"width": 1700, "height": 22', "not JSON")])
+def test_damaged_ocr_cache_entry_is_read_again(src, ocr_cache, tmp_path, damage, problem):
+    first = build_blocks(src, tmp_path / "first", cache_dir=ocr_cache, progress=False)
+    cache = tmp_path / "cache"
+    shutil.copytree(ocr_cache, cache)
+    for entry in cache.glob("*.json"):  # the scan's entry among them: every one damaged
+        entry.write_bytes(damage)
+    out = tmp_path / "work"
+    res = CliRunner().invoke(app, ["blocks", str(src), "--out", str(out), "--cache", str(cache), "--quiet"])
+    assert res.exit_code == 0, res.output
+    notes = [l for l in error_lines(res.output) if l.startswith("note:")]
+    assert len(notes) == 1, res.output
+    assert re.fullmatch(rf"note: {re.escape(SCAN)}: its OCR cache entry {re.escape(str(cache))}/\w+\.json is damaged "
+                        rf"\({re.escape(problem)}.*\); reading the page again", notes[0]), notes[0]
+    assert "1 OCR runs" in res.output and "; 0 bad files;" in res.output
+    assert (out / "blocks.jsonl").read_bytes() == (tmp_path / "first" / "blocks.jsonl").read_bytes()
+    again = build_blocks(src, tmp_path / "again", cache_dir=cache, progress=False)  # the entry was written anew
+    assert again.ocr_runs == 0 and again.blocks == first.blocks
+
+
+# The scans of the sample manual: read with --jobs 2 and an empty cache, a run takes some 10-30 s.
+SCANS = ["00 - Torque Specs/00-02.png", "00 - Torque Specs/00-03.png", "00 - Torque Specs/11-04.png",
+         "00 - Torque Specs/41-12.png", "17 - Cooling System/17-06.png", "34 - Brakes/34-15.png",
+         "34 - Brakes/34-00-index-a.png", "Tecnoprova TP-40/05-02.png"]
+
+
+@pytest.fixture
+def scans(sample_pages, tmp_path) -> Path:
+    src = tmp_path / "scans"
+    for rel in SCANS:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_pages / rel, src / rel)
+    return src
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc: psutil may not be installed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running: a zombie (dead, not yet reaped by an init that may never reap it) is not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition, seconds: float, what: str):
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {seconds:.0f} s")
+
+
+def cache_entries(cache: Path) -> int:
+    return len(list(cache.glob("*.json"))) if cache.is_dir() else 0
+
+
+def start_blocks(src: Path, out: Path, cache: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "prep", "blocks", str(src), "--out", str(out), "--cache", str(cache),
+                             "--jobs", "2", "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads the process table from /proc (Linux)")
+def test_workers_die_with_a_killed_prep(scans, tmp_path):
+    # A worker waits for pages on a pipe it holds both ends of: it never saw prep go, and two
+    # workers (~300 MB each) read on, or waited, forever under init.
+    prep = start_blocks(scans, tmp_path / "work", tmp_path / "cache")
+    workers = []
+    try:
+        workers = wait_for(lambda: (lambda c: c if len(c) == 2 else None)(children(prep.pid)), 120, "2 workers")
+        wait_for(lambda: cache_entries(tmp_path / "cache") >= 1, 300, "page read")  # the workers are at work
+        prep.kill()
+        prep.wait()
+        import time
+
+        end = time.monotonic() + 5
+        while time.monotonic() < end and any(alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not [w for w in workers if alive(w)], "workers outlived the killed prep"
+    finally:
+        for w in workers:
+            if alive(w):
+                os.kill(w, signal.SIGKILL)
+        prep.kill()
+        prep.communicate()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads the process table from /proc (Linux)")
+def test_ctrl_c_stops_prep_promptly_and_keeps_the_pages_read(scans, tmp_path):
+    # Ctrl-C reached prep, which then waited for the workers to read every page queued, exit 130 after
+    # the whole run's OCR, and said nothing.
+    import time
+
+    out, cache = tmp_path / "work", tmp_path / "cache"
+    prep = start_blocks(scans, out, cache)
+    workers = []
+    try:
+        workers = wait_for(lambda: (lambda c: c if len(c) == 2 else None)(children(prep.pid)), 120, "2 workers")
+        wait_for(lambda: cache_entries(cache) >= 1, 300, "page read")
+        read = cache_entries(cache)
+        sent = time.monotonic()
+        prep.send_signal(signal.SIGINT)
+        stdout, stderr = prep.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        prep.kill()
+    assert prep.returncode == 130, stderr
+    # What was read is kept; the pages still queued were not read (at most the two under way finished).
+    assert read <= cache_entries(cache) <= read + 4 < len(SCANS)  # a page read twice (a wiring page) has 2
+    assert took < 10, f"prep took {took:.1f} s to stop"
+    (line,) = error_lines(stdout + stderr)
+    assert re.fullmatch(rf"error: stopped \(Ctrl-C\) after \d of {len(SCANS)} pages; nothing was written to "
+                        rf"{re.escape(str(out))}; the OCR of the pages read is kept in {re.escape(str(cache))}, "
+                        r"so a re-run reads only the others", line), line
+    assert not out.exists()
+    assert not [w for w in workers if alive(w)], "workers outlived the stopped prep"
