@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,7 +35,7 @@ class DataConfig(Section):
     val_fraction: float = Field(0.2, ge=0, lt=1)
     """Share of the facts whose whole pages go to hf_val.jsonl, never trained. 0 = every page trains
     (the model you ship should know the whole manual): evaluation then rests on hf_recall.jsonl."""
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     """Seed of the page-level split and of the phrasings; change it and the split changes."""
     phrasings_per_fact: int = Field(3, ge=1, le=10)
     """Training questions per fact, each phrased differently (validation gets one, phrased apart)."""
@@ -59,21 +59,23 @@ class ModelConfig(Section):
 
 class LoraConfig(Section):
     r: int = Field(16, ge=1)
-    alpha: int = 32  # usually alpha = 2 * r
+    alpha: int = Field(32, ge=1)  # usually alpha = 2 * r
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    target_modules: list[str] = Field(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                      min_length=1)
 
 
 class TrainConfig(Section):
     output_dir: Path = Path("runs/latest")
     epochs: float = Field(3, gt=0)
     max_steps: int = -1
-    """> 0 caps the run (the CPU demo); -1 trains the full epochs."""
+    """> 0 caps the run (the CPU demo); -1 trains the full epochs. (The Trainer would read 0 or -5 as
+    -1 without a word: refused.)"""
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(2, ge=1)
     lr: float = Field(2e-4, gt=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    weight_decay: float = 0.01
+    weight_decay: float = Field(0.01, ge=0)
     optim: str = "auto"
     """`auto` = adamw_8bit on CUDA (bitsandbytes), adamw_torch elsewhere."""
     packing: bool = False
@@ -91,7 +93,7 @@ class TrainConfig(Section):
     """CPU only: bfloat16 autocast for the matmuls (LoRA weights stay float32). true/false, or `auto` = on where the
     CPU has native bf16 (AVX512-BF16 / AMX), where it measured ~1.8x; emulated bf16 would be slower."""
     logging_steps: int = Field(1, ge=1)
-    eval_steps: int = 0
+    eval_steps: int = Field(0, ge=0)
     """0 = evaluate once per epoch; > 0 = every N optimizer steps (short CPU runs)."""
     select_on: Literal["recall", "val"] = "recall"
     """Which eval loss picks the best checkpoint and drives early stopping. `recall`: the trained facts
@@ -100,15 +102,23 @@ class TrainConfig(Section):
     manual's values). Falls back to `val` when prep wrote no recall set."""
     early_stopping_patience: int = Field(2, ge=0)
     """Evaluations without improvement before stopping; 0 disables early stopping."""
-    seed: int = 42
-    task_weights: dict[str, float] = {}
-    """Per-task sampling weights in train (e.g. {troubleshooting: 2.0}); missing tasks weigh 1."""
+    seed: int = Field(42, ge=0, lt=2**32)  # numpy's seed range; the Trainer seeds numpy with it
+    task_weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+    """Per-task sampling weights in train (e.g. {troubleshooting: 2.0}); missing tasks weigh 1, 0 leaves
+    the task out."""
 
     @field_validator("gradient_checkpointing", mode="before")
     @classmethod
     def _yaml_on_off(cls, value):
         # YAML reads a bare on/off as true/false
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError(f"must be -1 (train the full epochs) or a number of steps from 1, got {value}")
+        return value
 
     @field_validator("task_weights")
     @classmethod
@@ -128,9 +138,10 @@ class ExportConfig(Section):
 
 
 class ServeConfig(Section):
-    ctx: int = 2048
-    max_tokens: int = 256
-    temperature: float = 0.0
+    # The same bounds serve.py holds its --ctx, --max-tokens and --temperature to.
+    ctx: int = Field(2048, ge=64)
+    max_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0)
     request_timeout: float = Field(20, gt=0)
     """serve.py api: seconds a client has to send its whole request; an idle or half-sent
     connection then gets 408 and is closed."""
@@ -165,24 +176,89 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
         where = str(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raw = _read_yaml(path)
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected sections (data, model, lora, train, export, serve)")
+        for section, body in raw.items():
+            if body is None:  # `train:` with nothing under it: that section's defaults
+                raw[section] = {}
     for dotted, value in _pairs(overrides):
         section, _, key = dotted.partition(".")
         if not key:
             raise ConfigError(f"override --{dotted}: write it as --section.key VALUE (e.g. --train.lr 1e-4)")
+        body = raw.setdefault(section, {})
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: {section}: expected key: value lines under it, found {body!r}")
         # YAML parsing turns "3" into 3, "true" into True and "[a, b]" into a list, as in the file.
-        raw.setdefault(section, {})[key] = yaml.safe_load(value)
+        try:
+            body[key] = yaml.load(value, Loader=UniqueKeyLoader)
+        except DuplicateKey as err:
+            raise ConfigError(f"override --{dotted}: {err}") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override --{dotted}: {value!r} is not valid YAML ({yaml_problem(err)}); quote a "
+                              "text value, close a list or mapping") from None
     try:
         return KitConfig.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{where}: {key}: {first['msg']}") from None
+        raise ConfigError(f"{where}: {key}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def _read_yaml(path: Path):
+    """The file's YAML value; a ConfigError naming the file and line for bytes that are not UTF-8, text
+    that is not YAML, and a key given twice in one mapping."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read it ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8-sig")   # a byte-order mark (Windows editors) is not a key
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        column = err.start - data.rfind(b"\n", 0, err.start)
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x} at column {column}); "
+                          "save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader) or {}
+    except DuplicateKey as err:
+        raise ConfigError(f"{path}:{err.line}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(err)})") from None
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, line: int, first: int):
+        super().__init__(f"key {key!r} given twice (lines {first} and {line}); keep one")
+        self.line = line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last one
+    without a word, so `lr: 1e-4` further up the file would look set and not be."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` then a key: an override, by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise DuplicateKey(key, key_node.start_mark.line + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: the base constructor says so
+                pass
+        return super().construct_mapping(node, deep)
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error's problem and where, on one line: "expected ',' or ']' ... at line 1, column 6"."""
+    problem = getattr(err, "problem", None)
+    mark = getattr(err, "problem_mark", None)
+    if not problem:
+        return str(err).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def _pairs(overrides) -> list[tuple[str, str]]:

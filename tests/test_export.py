@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -304,3 +305,100 @@ def test_the_folder_carries_the_manual_and_serve_runs_from_it(exported, sample_d
     assert notes[0] == (f"note: no spec index found (no --spec-index, none at {copy / 'spec_index.jsonl'}); "
                         "numbers in answers are NOT checked")
     assert notes[1].startswith(f"note: {copy / 'search_index.sqlite'} is of another manual version") and len(notes) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# An output folder that is the export's own input, and a disk that fills during the GGUF conversion.
+
+def untrained_run(tmp_path) -> Path:
+    """A run folder as train_unsloth.py lays it out, its adapter a real LoRA of the embedded base that
+    was never trained (PEFT's own save: weights, config, model card, and the tokenizer beside them)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from base_model import resolve_base
+    from config import EMBEDDED_BASE
+
+    base = resolve_base(EMBEDDED_BASE)
+    run_dir = tmp_path / "run"
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora).save_pretrained(run_dir / "adapter")
+    AutoTokenizer.from_pretrained(base).save_pretrained(run_dir / "adapter")
+    assert (run_dir / "adapter" / "README.md").is_file()
+    (run_dir / "checkpoints" / "checkpoint-2").mkdir(parents=True)
+    (run_dir / "checkpoints" / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    shutil.copyfile(ROOT / "configs/cpu-demo.yaml", run_dir / "resolved_config.yaml")
+    return run_dir
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"/" for p in sorted(folder.rglob("*"))}
+
+
+def test_out_inside_the_input_is_refused_and_nothing_written(tmp_path):
+    """`export.py RUN --out RUN/adapter` was accepted: it wrote its README.md over the adapter's and
+    then called the adapter's weights an earlier export's stray file. An --out (or export.out_dir)
+    that is the adapter folder or inside it, the run's checkpoints, or the run folder itself is one
+    line, exit 2, before anything is written."""
+    run_dir = untrained_run(tmp_path)
+    before = tree(run_dir)
+    adapter, checkpoints = run_dir / "adapter", run_dir / "checkpoints"
+    for out, why in [(adapter, "is the adapter folder, the export's input"),
+                     (adapter / "gguf", "is inside the adapter folder, the export's input"),
+                     (checkpoints, "is the run's checkpoints"),
+                     (checkpoints / "checkpoint-2", "is inside the run's checkpoints"),
+                     (run_dir, "is the run folder itself (its adapter, checkpoints and metrics would sit among the "
+                               "GGUF files)"),
+                     (tmp_path / "elsewhere" / ".." / "run" / "adapter", "is the adapter folder, the export's input")]:
+        done = run("export.py", str(run_dir), "--quant", "q8_0", "--out", str(out), check=False)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert error_lines(done.stderr) == [f"error: --out {out}: {why}; choose another --out (the default is "
+                                            f"{run_dir / 'gguf'})"], done.stderr
+        assert "Traceback" not in done.stderr
+    done = run("export.py", str(run_dir), "--export.out_dir", str(adapter), check=False)
+    assert done.returncode == 2 and error_lines(done.stderr) == [
+        f"error: export.out_dir {adapter}: is the adapter folder, the export's input; choose another "
+        f"export.out_dir (the default is {run_dir / 'gguf'})"]
+    plan = run("export.py", str(run_dir), "--out", str(adapter), "--dry-run", check=False)
+    import yaml
+
+    assert plan.returncode == 2 and yaml.safe_load(plan.stdout)["missing"] == [
+        f"--out {adapter}: is the adapter folder, the export's input"]
+    assert tree(run_dir) == before   # no README.md over the adapter's, no work folder, no export.log
+
+
+def test_disk_full_during_the_gguf_conversion_says_no_space_and_what_to_free(trained_run, tmp_path, tmpfs,
+                                                                             monkeypatch):
+    """The merge fits, the f16 GGUF does not: the converter (numpy's tofile) stopped with `OSError:
+    331776 requested and 201648 written`, and that was the line the user got. Now: no space left,
+    what the export needs, how much more to free; the output folder is left empty."""
+    from base_model import resolve_base
+    from config import EMBEDDED_BASE
+
+    small = tmpfs("mid", "700m")   # the 538 MB float32 merge fits, its 270 MB f16 GGUF then does not
+    if small is None:
+        pytest.skip("mount is not permitted here; a file-size limit would stop the larger merge first")
+    out = small / "gguf"
+    real = shutil.disk_usage
+
+    def usage(path):
+        # The checks before and after the merge read room to spare (so the conversion is reached);
+        # once the export has removed its work folder, the disk's real count.
+        if out.is_dir() and not list(out.glob(".export-*")):
+            return real(path)
+        return real(path)._replace(free=2**40)
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    result = CliRunner().invoke(export.app, [str(trained_run), "--quant", "q8_0", "--no-verify", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    (line,) = error_lines(result.output)
+    need = export.space_needed(resolve_base(EMBEDDED_BASE), ["q8_0"]) / 2**30
+    free = real(small).free / 2**30
+    assert free > 0.6 and need > free
+    assert re.fullmatch(
+        rf"error: {re.escape(str(out))}: writing failed \(No space left on device: the GGUF converter wrote only "
+        rf"\d+ of \d+ bytes\); the unfinished files were removed: free about {need - free:.2f} GiB more on that disk "
+        rf"\(the export needs about {need:.2f} GiB there, {free:.2f} GiB is free now\) or choose another --out, "
+        r"and export again", line), line
+    assert "requested and" not in result.output and "Traceback" not in result.output
+    assert list(out.iterdir()) == []

@@ -4,6 +4,11 @@ import csv
 import json
 import math
 import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -337,3 +342,81 @@ def test_one_openmp_thread_limit_trains_finite_losses(tiny_data, tmp_path, monke
     losses = [float(r["loss"]) for r in csv.DictReader((out / "metrics.csv").open()) if r["loss"]]
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses), losses
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+TRAIN = ["train_unsloth.py", "--config", "configs/cpu-demo.yaml", "--train.max_steps", "2", "--train.batch_size", "2",
+         "--train.eval_steps", "1", "--train.early_stopping_patience", "0", "--model.max_seq", "128"]
+
+
+def one_error(done) -> str:
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    return errors[0]
+
+
+def test_full_disk_before_training_exits_4_and_leaves_no_empty_run_folder(tiny_data, tmp_path, tmpfs):
+    """A disk with room for the write probe but not for the tokenizer the space check saves to measure
+    it: that save's `No space left on device` was a traceback (exit 1) and left the empty run folder.
+    Now the documented line, exit 4; folders this run made are gone, a folder that held earlier work
+    is kept as it was, also on a disk with no byte free."""
+    small = tmpfs("small", "1m")
+    if small is None:   # no mount: a real write refused all the same, by a 1 MB file-size limit
+        def limit_files():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+
+        out = tmp_path / "new" / "run"
+        done = subprocess.run([sys.executable, *TRAIN, "--data.dir", str(tiny_data), "--train.output_dir", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, preexec_fn=limit_files)
+        assert done.returncode == 4, done.stderr[-3000:]
+        assert one_error(done).startswith(f"error: {out}: writing there failed (File too large) with ")
+        assert not (tmp_path / "new").exists()
+        return
+
+    out = small / "new" / "run"
+    done = run(*TRAIN, "--data.dir", str(tiny_data), "--train.output_dir", str(out), check=False)
+    assert done.returncode == 4, done.stderr[-3000:]
+    line = one_error(done)
+    assert re.fullmatch(rf"error: {re.escape(str(out))}: [01] MB free, training needs about (\d+) MB \(checkpoints of "
+                        r"(\d+) MB and the adapter\): free \d+ MB on that disk or choose another --train.output_dir",
+                        line), line
+    assert list(small.iterdir()) == []   # new/ and new/run/ were this run's: removed
+
+    earlier = small / "earlier"
+    (earlier / "checkpoints").mkdir(parents=True)
+    (earlier / "metrics.csv").write_text("step,epoch,loss\n1,0.5,2.0\n")
+    with open(small / "filler", "wb", buffering=0) as filler:   # fill the disk to its last byte
+        with pytest.raises(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+    assert shutil.disk_usage(small).free == 0
+    done = run(*TRAIN, "--data.dir", str(tiny_data), "--train.output_dir", str(earlier), check=False)
+    assert done.returncode == 4, done.stderr[-3000:]
+    assert one_error(done).startswith(f"error: {earlier}: 0 MB free, training needs about ")
+    assert sorted(p.name for p in earlier.rglob("*")) == ["checkpoints", "metrics.csv"]
+    assert (earlier / "metrics.csv").read_text() == "step,epoch,loss\n1,0.5,2.0\n"
+
+
+@pytest.mark.slow
+def test_failed_first_save_does_not_advise_resume(tiny_data, tmp_path):
+    """The disk fills at the first checkpoint (/dev/full where its optimizer state goes): no whole
+    checkpoint exists, so `--resume` would stop with "no complete checkpoint". The line says to run
+    the same command again instead, and that command trains."""
+    out = tmp_path / "run"
+    planted = out / "checkpoints" / "checkpoint-1"
+    planted.mkdir(parents=True)
+    (planted / "optimizer.pt").symlink_to("/dev/full")
+    args = [*TRAIN, "--data.dir", str(tiny_data), "--train.output_dir", str(out)]
+    done = run(*args, check=False)
+    assert done.returncode == 4, done.stderr[-3000:]
+    line = one_error(done)
+    assert line.startswith(f"error: saving {planted} failed (")
+    assert line.endswith("then run the same command again, without --resume (no whole checkpoint was saved yet)")
+    assert "--resume" not in line.replace("without --resume", "")
+    assert not planted.exists()
+
+    resumed = run(*args, "--resume", check=False)   # what the old advice led to
+    assert resumed.returncode == 2 and "no complete checkpoint" in resumed.stderr
+    run(*args)   # what the line says now
+    assert json.loads((out / "summary.json").read_text())["global_step"] == 2
