@@ -47,13 +47,14 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
-# The suite as a laptop without AVX-512 runs it: torch's kernels held to AVX2 (no bf16 autocast, so
-# the float32 training path) and llama.cpp built for AVX2 only, in a copy of the venv (.venv-avx2)
-# so the main one keeps its native build. The report header says what each run really used.
+# The suite as a laptop without AVX-512 runs it: torch's own kernels, oneDNN and MKL (torch's BLAS:
+# the float32 matmuls, which ignore the first two settings) held to AVX2, so no bf16 autocast and the
+# float32 training path; llama.cpp built for AVX2 only, in a copy of the venv (.venv-avx2) so the
+# main one keeps its native build. The report header says what each run really used.
 AVX2_VENV := .venv-avx2
 AVX2_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
   -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF
-AVX2_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+AVX2_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 
 $(AVX2_VENV)/.avx2: requirements.txt | $(STAMP)
 	rm -rf $(AVX2_VENV) && cp -a $(VENV) $(AVX2_VENV) && rm -f $(AVX2_VENV)/.installed

@@ -27,8 +27,10 @@ def pytest_report_header(config) -> list[str]:
     flags = llama_print_system_info().decode()
     llama = "AVX-512" if "AVX512 = 1" in flags else "AVX2" if "AVX2 = 1" in flags else "no AVX2"
     bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return [f"cpu kernels: torch {torch.backends.cpu.get_cpu_capability()} (bf16 {'native' if bf16 else 'none'}), "
-            f"llama.cpp {llama}"]
+    # MKL (torch's float32 matmuls) picks its own instructions; only this variable holds it back
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "the CPU's best")
+    return [f"cpu kernels: torch {torch.backends.cpu.get_cpu_capability()} (bf16 {'native' if bf16 else 'none'}, "
+            f"MKL {mkl}), llama.cpp {llama}"]
 
 @pytest.fixture(scope="session")
 def sample_pages(tmp_path_factory) -> Path:
