@@ -6,10 +6,10 @@
 render sample pages → prep (OCR → blocks → dataset) → train (CPU LoRA) → export (GGUF q4_k_m,
 verified) → two questions answered through serve.py. Each stage is the real command a user types.
 
-The demo trains one epoch (about 8 minutes on 2 cores; the whole demo about 9) where the cpu-demo
-profile trains three (about 26 minutes): asked as serve asks, the three-epoch model answers 61 % of
-the held-out pages' SPEC questions exactly (docs/evaluation.md; the one-epoch model was 48 % before
-the rule that an answer's value stand on the best line found).
+The demo trains one epoch (about 6 minutes on 2 cores, 7 with every kernel held to AVX2; the whole
+demo 7 and 8.3, docs/benchmarks.md) where the cpu-demo profile trains three: asked as serve asks,
+the three-epoch model answers 61 % of the held-out pages' SPEC questions exactly (docs/evaluation.md;
+the one-epoch model was 48 % before the rule that an answer's value stand on the best line found).
 `python scripts/demo.py --epochs 3` trains the profile's own.
 """
 
