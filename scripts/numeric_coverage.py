@@ -49,7 +49,9 @@ def value_key(value: str, unit: str) -> tuple[tuple[Decimal, ...], str] | None:
             continue
         signed = m["sign"] and not re.search(r"\d\s*$", value[:m.start()])
         numbers.append(-number if signed else number)
-    return (tuple(numbers), canonical_unit(unit.strip().rstrip("."))) if numbers else None
+    # a value printed without a unit (a wiring diagram's wire size `.75`, a spring table's `+ 7`)
+    # keeps an empty unit: it can only match a fact that also has none
+    return (tuple(numbers), canonical_unit((unit or "").strip().rstrip("."))) if numbers else None
 
 
 def qualifier(value: str) -> str:
