@@ -10,7 +10,7 @@ from tests.helpers import read_jsonl, run
 pytestmark = pytest.mark.slow
 
 
-def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, exported):
+def test_chain_from_pages_to_a_grounded_answer(sample_dataset, trained_run, exported):
     # the dataset loads with `datasets` (checked in test_dataset) and holds every task the sample has
     tasks = {r["meta"]["task"] for r in read_jsonl(sample_dataset / "hf_train.jsonl")}
     assert tasks == {"spec", "procedure", "explanation", "wiring", "troubleshooting"}
@@ -24,7 +24,11 @@ def test_chain_from_pages_to_an_answer_that_stops(sample_dataset, trained_run, e
                "--max-tokens", "96", "--spec-index", str(sample_dataset / "spec_index.jsonl"))
     reply = json.loads(done.stdout.strip().splitlines()[-1])
     assert reply["answer"].strip()
-    assert reply["finish_reason"] == "stop"       # ended at <|im_end|>, before max_tokens
+    # Whether sixteen CPU steps already teach this answer's stop varies from one training run to the
+    # next (CPU training is not bitwise repeatable: one fresh-clone run in six answered 96 tokens), so
+    # it is not asserted here; the stop at end-of-turn is tested on fixed weights
+    # (test_serve.py::test_generation_streams_and_stops_at_end_of_turn).
+    assert reply["finish_reason"] in ("stop", "length")
     assert "<|im_end|>" not in reply["answer"] and "<|im_start|>" not in reply["answer"]
     # export.py put the search index beside the GGUF: the answer is grounded and says where from
     assert reply["grounding"] == "context" and reply["sources"], reply
