@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 from prep import layout
 from prep.layout import CONNECTOR_RE, WIRE_RE
@@ -198,6 +199,117 @@ def repair_blocks(cols: list[list[dict]]) -> list[dict]:
         if out:
             near = min(out, key=lambda b: abs(block_bbox(b)[3] - box[3]))
             near.setdefault("figures", []).append(re.sub(r"^(\d\d)\s?(\d\d)\s?(\d{3})$", r"\1 \2 \3", number))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Test flow charts: boxes side by side, a `no` arrow to the box on the right, a `yes` arrow down to
+# the box below. Each box becomes a block of its own, with the box each branch leads to, so that a
+# reading keeps its own box's meter and condition and the chart can be told in order.
+
+CHART_HEADING_RE = re.compile(r"^(?:(?P<section>\d{1,2}\.\)?)|(?P<chart>[a-z]\)))\s+(?P<title>[A-Z].{2,80})$")
+
+
+def flowchart_blocks(lines: list[dict], width: int, height: int) -> list[dict]:
+    """Headings (`5.) Checking Periphery for Warm-up Speed`, `a) Coolant Temperature Switch`) and
+    one `paragraph` block a box, whose fields say its chart, its number in reading order and where
+    its `yes` and `no` lead (`None`: the page draws no such arrow)."""
+    pieces, arrows, markers, headings, notes = [], [], [], [], []
+    for line in lines:
+        if line["bbox"][1] < 0.08 * height and re.fullmatch(r"\w{1,3}\s?[-–—]\s?\d{2,4}", line["text"].strip()):
+            continue      # the page number (`13 — 804`, its dash too long for the header's pattern)
+        words = sorted(line.get("words") or [], key=lambda w: w["bbox"][0])
+        h = max(line["bbox"][3] - line["bbox"][1], 8)
+        y = (line["bbox"][1] + line["bbox"][3]) / 2
+        if re.fullmatch(r"(?i)yes|no", line["text"].strip()):
+            markers.append((line["bbox"][0], y, line["text"].strip().lower()))
+            continue
+        start = 0
+        for first, last, branch in layout.arrow_spans(words):
+            arrows.append((words[first]["bbox"][0], words[last]["bbox"][2], y, h, branch))
+            if words[start:first]:
+                pieces.append(layout.make_line(words[start:first]))
+            start = last + 1
+        if words[start:]:
+            pieces.append(layout.make_line(words[start:]))
+        elif not words:
+            pieces.append(line)
+    for piece in pieces:
+        text = clean_text(piece["text"])
+        if (CHART_HEADING_RE.match(text) or is_upper(text) and len(text.split()) >= 2) and not text.endswith(("?", ".")):
+            headings.append(piece)     # `TEST LIST FOR AUTOMATIC REEL SEAT BELTS` names the test too
+        elif FOOTNOTE_RE.match(text) or re.match(r"^\W\s*See\s+Specifications", text, re.I):
+            notes.append(piece)       # `* See Specifications`, its star often read as a quote
+    boxes_of = [p for p in pieces if not any(p is x for x in headings + notes)]
+    if not boxes_of:
+        return []
+    # Columns: the left edges of the pieces, a gap of 3 % of the page apart.
+    tol = max(20, 0.03 * width)
+    lefts = sorted(p["bbox"][0] for p in boxes_of)
+    cols = [lefts[0]]
+    for x in lefts[1:]:
+        if x - cols[-1] > tol:
+            cols.append(x)
+    col_of = lambda x: min(range(len(cols)), key=lambda i: abs(cols[i] - x))
+    line_height = median(p["bbox"][3] - p["bbox"][1] for p in boxes_of)
+    cuts = [(col_of(x), y) for x, y, _ in markers] + [(None, (h["bbox"][1] + h["bbox"][3]) / 2) for h in headings]
+    boxes: list[dict] = []
+    for c in range(len(cols)):
+        current = None
+        for p in sorted((p for p in boxes_of if col_of(p["bbox"][0]) == c), key=lambda p: p["bbox"][1]):
+            cut = current and any((cc is None or cc == c) and current["bottom"] <= y <= p["bbox"][1] for cc, y in cuts)
+            if current is None or cut or p["bbox"][1] - current["bottom"] > 1.2 * line_height:
+                current = {"col": c, "lines": [], "top": p["bbox"][1], "bottom": p["bbox"][3]}
+                boxes.append(current)
+            current["lines"].append(p)
+            current["bottom"] = max(current["bottom"], p["bbox"][3])
+    # Reading order: rows of boxes top to bottom (a box's top within two lines of the row's first),
+    # left to right in a row.
+    boxes.sort(key=lambda b: b["top"])
+    rows: list[list[dict]] = []
+    for b in boxes:
+        if rows and b["top"] - rows[-1][0]["top"] <= 2 * line_height:
+            rows[-1].append(b)
+        else:
+            rows.append([b])
+    boxes = [b for row in rows for b in sorted(row, key=lambda b: b["col"])]
+    for n, b in enumerate(boxes, start=1):
+        b.update(n=n, yes=None, no=None, row_top=min(x["top"] for row in rows if b in row for x in row))
+
+    def box_at(col: int, y: float, slack: float):
+        return next((b for b in boxes if b["col"] == col and b["top"] - slack <= y <= b["bottom"] + slack), None)
+
+    for x0, x1, y, h, branch in arrows:      # a branch arrow: from the box it starts at to the one it points to
+        src = next((b for c in reversed(range(len(cols))) if cols[c] < x0 for b in [box_at(c, y, h / 2)] if b), None)
+        dst = next((b for c in range(len(cols)) if cols[c] >= x1 - tol for b in [box_at(c, y, h)] if b), None)
+        if src and dst:
+            src[branch] = dst["n"]
+    for x, y, branch in markers:             # `yes` under a box: to the next box down the same column
+        c = col_of(x)
+        above = [b for b in boxes if b["col"] == c and b["bottom"] <= y]
+        below = [b for b in boxes if b["col"] == c and b["top"] >= y]
+        if above and below:
+            max(above, key=lambda b: b["bottom"])[branch] = min(below, key=lambda b: b["top"])["n"]
+    # Charts: a box belongs to the last heading above it; `5.)` names the test, `a)` the part.
+    out, section, chart_title, chart = [], None, None, 0
+    events = sorted([(h["bbox"][1], 0, 0, h) for h in headings] + [(b["row_top"], 1, b["col"], b) for b in boxes],
+                    key=lambda e: e[:3])
+    for _, is_box, _, item in events:
+        if not is_box:
+            m = CHART_HEADING_RE.match(clean_text(item["text"]))
+            if not m or m["section"]:
+                section, chart_title = (m["title"] if m else clean_text(item["text"]).capitalize()).strip(), None
+            else:
+                chart_title = clean_text(item["text"])
+            chart += 1
+            out.append({"kind": "heading", "lines": [item], "fields": {"operation": None, "title": clean_text(item["text"])},
+                        "context": {"operation": None, "operation_title": section, "subhead": chart_title, "symptom": None}})
+            continue
+        out.append({"kind": "paragraph", "lines": item["lines"],
+                    "fields": {"chart": chart, "box": item["n"], "yes": item["yes"], "no": item["no"]},
+                    "context": {"operation": None, "operation_title": section, "subhead": chart_title, "symptom": None}})
+    out += [{"kind": "note", "lines": [n], "fields": {"label": "Footnote"},
+             "context": {"operation": None, "operation_title": None, "subhead": None, "symptom": None}} for n in notes]
     return out
 
 
@@ -522,6 +634,8 @@ def read_scan(path: Path, page: int, cache_dir: Path, name: str) -> Reading:
         built = [index_block(lines, [w for w in scan["words"] if not any(layout.inside(w["bbox"], h["bbox"]) for h in header)])]
     elif kind == "foreign":
         built = paragraph_blocks(lines)
+    elif kind == "troubleshooting" and layout.is_flowchart(lines):
+        built = flowchart_blocks(lines, scan["width"], scan["height"])
     else:
         built = repair_blocks(layout.columns(lines, scan["width"]))
     return Reading(built, lang, kind, label, header, scan, runs, seconds)
@@ -560,7 +674,9 @@ def block_records(ref: PageRef, reading: Reading, label: str | None, section_id:
         fields = b.get("fields", {})
         if b.get("figures"):
             fields = {**fields, "figures": b["figures"]}
-        unsure = [u for l in lines_ for u in l.get("unsure", [])]  # OCR'd lines only: PDF text is exact
+        # OCR'd lines only: PDF text is exact. The word as the block's text writes it (`“0”` → `"0"`),
+        # so that the index and the tasks find it there to mark it `(unread)`.
+        unsure = [{**u, "text": clean_text(u["text"])} for l in lines_ for u in l.get("unsure", [])]
         if unsure and b["kind"] != "table":
             fields = {**fields, "unsure": unsure}
         records.append({

@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from prep.tasks import Example
+from prep.tasks import JUMP_LINE, Example
 from spec_check import UNIT_PATTERN, find_quantities
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".
@@ -127,22 +127,35 @@ def check(example: Example) -> str | None:
                 if not all(normalise(code) in source for code in re.findall(r"\b[CS]\d{3,4}\b|\d?\.\d+ [A-Z/]+", body)):
                     return "answer not found in its source block"
                 continue
-            if body.endswith(":") or not body:
+            if body.endswith(":") or not body or JUMP_LINE.match(line):
                 continue
-            if normalise(body) not in source:
+            # `(unread)` stands where the page's number was read two ways: the words around it are the page's
+            if not all(normalise(piece) in source for piece in body.split("(unread)") if piece.strip()):
                 return "answer not found in its source block"
     return None
 
 
 def unsure_number_in(example: Example) -> bool:
-    """Does the answer print a number whose two OCR readings disagreed on its page?"""
-    unsure = set()
-    for block in example.blocks:
+    """Does the answer print a number whose two OCR readings disagreed on its page? Line by line:
+    a line found in blocks without such a number says their numbers as read (a test chart's box
+    with a doubtful `0` does not stop another box's sure `0 volt`); a line found in no single block
+    answers for every block's doubts."""
+    def doubts(block: dict) -> set[str]:
         fields = block.get("fields") or {}
         texts = [u["text"] for u in fields.get("unsure", [])] + [c[2] for c in fields.get("unsure_cells", [])]
-        unsure |= {n for t in texts for n in re.findall(r"\d+(?:[.,]\d+)?", t)}
-    said = set(re.findall(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d.,]?\d)", example.answer))
-    return bool(unsure & said)
+        return {n for t in texts for n in re.findall(r"\d+(?:[.,]\d+)?", t)}
+
+    texts = [normalise(page_text(block)) for block in example.blocks]
+    for line in example.answer.splitlines():
+        said = set(re.findall(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d.,]?\d)", line))
+        if not said:
+            continue
+        body = re.sub(r"^\d+\.\s*", "", line)
+        pieces = [normalise(p) for p in body.split("(unread)") if p.strip()]
+        owners = [b for b, text in zip(example.blocks, texts) if pieces and all(p in text for p in pieces)]
+        if said & set().union(*map(doubts, owners or example.blocks)):
+            return True
+    return False
 
 
 def page_text(block: dict) -> str:

@@ -112,6 +112,51 @@ def attach_step_numbers(lines: list[dict]) -> list[dict]:
 # Page header, language, kind
 
 
+# ---------------------------------------------------------------------------------------------
+# Flow charts (test pages: `Connect voltmeter ... ? —— no ——» Replace sensor.`, a `yes` under a box).
+# OCR reads one line across the boxes that sit side by side; the branch arrow between them is its
+# word `no` (or `yes`) set between dashes and an arrow head, which tesseract reads as `—__`, `__»`,
+# `——+».`, `NO»`, or not at all (then the word stands alone in a wide gap).
+
+ARROW_PART = re.compile(r"^[-—–_~+»>→.,']+$")
+BRANCH_WORD = re.compile(r"^(?i:no|yes)[-—–_~+»>→.,']*$")
+
+
+def arrow_spans(words: list[dict], strong: bool = False) -> list[tuple[int, int, str]]:
+    """(first word, last word, branch) of each branch arrow in a line's words (sorted by x);
+    `strong`: only arrows with a dash or a head read beside the word."""
+    spans, i = [], 0
+    h = max(median(w["bbox"][3] - w["bbox"][1] for w in words), 8) if words else 8   # the text's, not the arrow's
+    while i < len(words):
+        w = words[i]
+        if BRANCH_WORD.match(w["text"]):
+            before = words[i - 1] if i else None
+            after = words[i + 1] if i + 1 < len(words) else None
+            dashed_before = before is not None and ARROW_PART.match(before["text"])
+            dashed_after = after is not None and ARROW_PART.match(after["text"])
+            headed = re.search(r"[»>→+]", w["text"]) is not None
+            alone = (before is None or w["bbox"][0] - before["bbox"][2] > 2 * h) and \
+                    (after is None or after["bbox"][0] - w["bbox"][2] > 2 * h)
+            if dashed_before or dashed_after or headed or (alone and after is not None and not strong):
+                first = i - 1 if dashed_before else i
+                last = i + 1 if dashed_after else i
+                spans.append((first, last, re.match(r"(?i)no|yes", w["text"])[0].lower()))
+                i = last + 1
+                continue
+        i += 1
+    return spans
+
+
+def is_flowchart(lines: list[dict]) -> bool:
+    """Branch arrows read with their dashes or head (`—__ no __»`), two with a `yes` (or `no`) alone
+    under a box or three without (tesseract may miss the small `yes`): a test flow chart. Running
+    text says `no` between words, never between dashes, nor alone on a line."""
+    arrows = sum(len(arrow_spans(sorted(l["words"], key=lambda w: w["bbox"][0]), strong=True))
+                 for l in lines if l.get("words"))
+    alone = sum(bool(re.fullmatch(r"(?i)yes|no", l["text"].strip())) for l in lines)
+    return arrows >= 3 or (arrows >= 2 and alone >= 1)
+
+
 def split_header(lines: list[dict], height: int) -> tuple[str | None, list[dict], list[dict]]:
     """The page label (`34-15`, `0670-3`) from a line in the top tenth of the page, the header lines
     and the body lines. Header lines carry the label and the running title, not content."""
@@ -140,7 +185,7 @@ def classify_page(lines: list[dict], lang: str, has_table: bool, rel_path: str, 
     index_lines = sum(bool(INDEX_ENTRY_RE.search(l["text"])) and len(l["text"]) > 20 for l in lines)
     if "index" in rel_path.lower() or index_lines >= 4:
         return "index"
-    if SYMPTOM_RE.search(text) or re.search(r"test conditions", text, re.I):
+    if SYMPTOM_RE.search(text) or re.search(r"test conditions", text, re.I) or is_flowchart(lines):
         return "troubleshooting"
     wiring_hits = len(WIRE_RE.findall(text)) + len(CONNECTOR_RE.findall(text))
     # Electrical-manual pages are numbered by circuit (`0670-3`); their tiny labels mostly escape

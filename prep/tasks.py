@@ -61,6 +61,11 @@ TEMPLATES = {
                   "What are the checks, in order, for {symptom_lc}?"],
         "val": ["The customer reports {symptom_lc}. Which checks do I make, in order?"],
     },
+    "test chart": {         # a test flow chart: the part it tests, and the test it belongs to
+        "train": ["How do I test the {part}?", "What are the test steps for the {part}, in order?",
+                  "{Purpose}: how do I check the {part}?", "Walk me through the test chart for the {part}."],
+        "val": ["The {part} may be faulty. How do I test it, step by step?"],
+    },
 }
 
 
@@ -425,13 +430,16 @@ def wiring_examples(blocks: list[dict], split_of, count: int, rng: random.Random
 
 # -------------------------------------------------------------------- TROUBLESHOOTING
 def troubleshooting_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
-    """Symptom → its checks in page order."""
+    """Symptom → its checks in page order; a test flow chart → its boxes in reading order, each
+    with where its `yes` and `no` lead."""
+    examples = chart_examples(blocks, split_of, count, rng)
     symptoms: dict[tuple, list[dict]] = {}
     for block in blocks:
+        if "box" in (block.get("fields") or {}):
+            continue
         symptom = (block.get("context") or {}).get("symptom")
         if symptom and block["page_kind"] == "troubleshooting" and block["kind"] in ("steps", "paragraph", "list", "note"):
             symptoms.setdefault((block["source"]["path"], symptom), []).append(block)
-    examples = []
     for (path, symptom), group in symptoms.items():
         checks = []
         for block in group:
@@ -446,6 +454,50 @@ def troubleshooting_examples(blocks: list[dict], split_of, count: int, rng: rand
         group_key = page_key(group[0])
         for i, question in enumerate(phrasings("troubleshooting", slots, split_of(group_key), count, rng)):
             examples.append(Example("troubleshooting", question, answer, f"troubleshooting|{path}|{symptom}",
+                                    group, group_key, phrasing=i))
+    return examples
+
+
+# A jump of a test chart: `yes → 4, no → 2` (the kit's words, not the page's: prep/gates.py knows them).
+JUMP_LINE = re.compile(r"^\s*(?:yes|no) → \d+(?:, (?:yes|no) → \d+)?$")
+
+
+def chart_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
+    """A flow chart of a test page (prep/blocks.py `flowchart_blocks`), told box by box:
+    `1. Connect voltmeter ... approx. 0 volt ...?` then `yes → 4, no → 2`. A number whose two
+    readings disagree is written `(unread)`: the chart's other boxes still teach the test."""
+    from prep.search_index import unread   # the index's word for such a number (it imports this file)
+
+    charts: dict[tuple, list[dict]] = {}
+    for block in blocks:
+        fields = block.get("fields") or {}
+        if "box" in fields and block["page_kind"] == "troubleshooting":
+            charts.setdefault((block["source"]["path"], block["source"].get("page", 1), fields["chart"]), []).append(block)
+    examples = []
+    for (path, _, chart), group in charts.items():
+        group.sort(key=lambda b: b["fields"]["box"])
+        if len(group) < 2 or not any(b["fields"].get(k) for b in group for k in ("yes", "no")):
+            continue
+        # boxes numbered 1.. in reading order (a footnote or page number left out shifts none of them)
+        renumber = {b["fields"]["box"]: i for i, b in enumerate(group, start=1)}
+        lines = []
+        for n, block in enumerate(group, start=1):
+            unsure = [u["text"] for u in block["fields"].get("unsure", []) if re.search(r"\d", u.get("text") or "")]
+            lines.append(f"{n}. " + unread(" ".join(block["text"].split()), unsure))
+            jumps = [f"{k} → {renumber[block['fields'][k]]}" for k in ("yes", "no") if block["fields"].get(k) in renumber]
+            if jumps:
+                lines.append(", ".join(jumps))
+        ctx = group[0].get("context") or {}
+        title = re.sub(r"^[a-z]\)\s*", "", ctx.get("subhead") or "").strip()
+        section = (ctx.get("operation_title") or "").strip()
+        part = (title or re.sub(r"(?i)^(?:test list for|checking|testing)\s+", "", section)).lower()
+        if not part:
+            continue
+        purpose = section or f"Testing the {part}"
+        slots = {"part": part, "Purpose": purpose[0].upper() + purpose[1:]}
+        group_key = page_key(group[0])
+        for i, question in enumerate(phrasings("test chart", slots, split_of(group_key), count, rng)):
+            examples.append(Example("troubleshooting", question, "\n".join(lines), f"troubleshooting|{path}|chart {chart}",
                                     group, group_key, phrasing=i))
     return examples
 
