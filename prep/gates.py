@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from prep.tasks import JUMP_LINE, Example
+from prep.tasks import JUMPS, Example
 from spec_check import UNIT_PATTERN, find_quantities
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".
@@ -122,12 +122,12 @@ def check(example: Example) -> str | None:
                 return "answer not found in its source block"
     else:
         for line in answer.splitlines()[1 if example.task == "procedure" else 0:]:
-            body = re.sub(r"^\d+\.\s*|^(?:Note|Important|Caution|Warning|Requirement):\s*", "", line).strip()
+            body = re.sub(r"^\d+\.\s*|^(?:Note|Important|Caution|Warning|Requirement):\s*", "", JUMPS.sub("", line)).strip()
             if example.task == "wiring":
                 if not all(normalise(code) in source for code in re.findall(r"\b[CS]\d{3,4}\b|\d?\.\d+ [A-Z/]+", body)):
                     return "answer not found in its source block"
                 continue
-            if body.endswith(":") or not body or JUMP_LINE.match(line):
+            if body.endswith(":") or not body:
                 continue
             # `(unread)` stands where the page's number was read two ways: the words around it are the page's
             if not all(normalise(piece) in source for piece in body.split("(unread)") if piece.strip()):
@@ -147,10 +147,10 @@ def unsure_number_in(example: Example) -> bool:
 
     texts = [normalise(page_text(block)) for block in example.blocks]
     for line in example.answer.splitlines():
-        said = set(re.findall(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d.,]?\d)", line))
+        said = set(re.findall(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d.,]?\d)", JUMPS.sub("", line)))
         if not said:
             continue
-        body = re.sub(r"^\d+\.\s*", "", line)
+        body = re.sub(r"^\d+\.\s*", "", JUMPS.sub("", line))
         pieces = [normalise(p) for p in body.split("(unread)") if p.strip()]
         owners = [b for b, text in zip(example.blocks, texts) if pieces and all(p in text for p in pieces)]
         if said & set().union(*map(doubts, owners or example.blocks)):

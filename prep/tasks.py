@@ -458,13 +458,14 @@ def troubleshooting_examples(blocks: list[dict], split_of, count: int, rng: rand
     return examples
 
 
-# A jump of a test chart: `yes → 4, no → 2` (the kit's words, not the page's: prep/gates.py knows them).
-JUMP_LINE = re.compile(r"^\s*(?:yes|no) → \d+(?:, (?:yes|no) → \d+)?$")
+# Where a test chart's box branches, at the end of its line: ` [yes → 4, no → 2]` (the kit's words,
+# not the page's: prep/gates.py takes them off before it looks for the line on the page).
+JUMPS = re.compile(r"\s*\[(?:yes|no) → \d+(?:, (?:yes|no) → \d+)?\]$")
 
 
 def chart_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> list[Example]:
     """A flow chart of a test page (prep/blocks.py `flowchart_blocks`), told box by box:
-    `1. Connect voltmeter ... approx. 0 volt ...?` then `yes → 4, no → 2`. A number whose two
+    `1. Connect voltmeter ... approx. 0 volt ...? [yes → 4, no → 2]`. A number whose two
     readings disagree is written `(unread)`: the chart's other boxes still teach the test."""
     from prep.search_index import unread   # the index's word for such a number (it imports this file)
 
@@ -483,10 +484,8 @@ def chart_examples(blocks: list[dict], split_of, count: int, rng: random.Random)
         lines = []
         for n, block in enumerate(group, start=1):
             unsure = [u["text"] for u in block["fields"].get("unsure", []) if re.search(r"\d", u.get("text") or "")]
-            lines.append(f"{n}. " + unread(" ".join(block["text"].split()), unsure))
             jumps = [f"{k} → {renumber[block['fields'][k]]}" for k in ("yes", "no") if block["fields"].get(k) in renumber]
-            if jumps:
-                lines.append(", ".join(jumps))
+            lines.append(f"{n}. " + unread(" ".join(block["text"].split()), unsure) + (f" [{', '.join(jumps)}]" if jumps else ""))
         ctx = group[0].get("context") or {}
         title = re.sub(r"^[a-z]\)\s*", "", ctx.get("subhead") or "").strip()
         section = (ctx.get("operation_title") or "").strip()
