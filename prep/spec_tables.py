@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from prep.ocr import look_alike
 from spec_check import QUANTITY_RE
 
 
@@ -121,6 +122,9 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     def cell(row, role):
         return row[col[role]] if role in col and col[role] < len(row) else ""
 
+    settled = column_settled(block, col, rows)
+    for (r, c), text in settled.items():
+        rows[r][c] = text
     for r, row in enumerate(rows):
         row = row + [""] * (max(col.values()) + 1 - len(row))
         label_lines = [l.strip() for l in row[0].splitlines() if l.strip()]
@@ -196,6 +200,8 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                                            [(r, col["unit"])]) + [(variant_row, col[k]) for k in ("type", "screw") if k in col]
             facts.append(fact(component, case_variant, measure[0].lower() + measure[1:], value, unit_name, alt,
                               group_title, cells, remark, block, named=bool(name)))
+    for f in facts:   # prep/tasks.py: these cells' readings disagree no more
+        f["settled_cells"] = [c for c in f["cells"] if tuple(c) in settled]
     # A tightening sequence with a stage missing is a wrong procedure (the last torque angle
     # forgotten): a part and variant with any row left out is left out whole.
     for f in facts:
@@ -225,6 +231,57 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
         seen[key] = seen.get(key, 0) + 1
         f["stage"] = seen[key] if counts[key] > 1 else None
     return facts, skipped
+
+
+def column_settled(block: dict, col: dict[str, int], rows: list[list[str]]) -> dict[tuple[int, int], str]:
+    """{(row, column): text} for the Type and Screw cells whose OCR readings disagree (prep/ocr.py)
+    but where the column's grammar leaves one reading: the cell as the column prints it.
+
+    A Screw cell holds a thread size (`M6`, `M14x1.5`), a digit after the `M`. Tesseract reads `M8`
+    as `ms`/`Ms` and `M5` as `MS`: a letter where the column prints a digit, a reading that is no
+    thread size at all, so it does not compete with the second engine's. That reading is taken when
+    it is a thread size, tesseract's reading is it letter for letter but for look-alikes (`s` for 8
+    or 5) in the places of its digits, and the crop reading says nothing else (blank, or the same
+    kind of look-alike). A digit read as another digit (`M82`/`M52`) is never settled: both readings
+    are thread sizes. `s` being 5 or 8, which one rests on the second engine alone; on the E30 scans
+    it read every M5 and M8 that a third reading confirmed as printed.
+    A Type cell holds codes, never `$`: tesseract's `$` is an S (`S$6S560G`, crop `$6S560G`). With
+    it read as S, the crop reading and the second engine agree (`S6S560G`): two readings, as in
+    prep/ocr.py. A cell is settled only when every disputed word in it is."""
+    thread_col, type_col = col.get("screw"), col.get("type")
+    words: dict[tuple[int, int], list] = {}
+    for r, c, text, readings in (block.get("fields") or {}).get("unsure_cells", []):
+        words.setdefault((r, c), []).append((text, readings))
+    out = {}
+    for (r, c), disputed in words.items():
+        if r >= len(rows) or c >= len(rows[r]) or c not in (thread_col, type_col):
+            continue
+        cell = rows[r][c]
+        for text, (first, second, third) in disputed:
+            second = " ".join((second or "").split())
+            if c == thread_col:
+                ok = bool(THREAD.match(second)) and letters_for_digits(first, second) and (
+                    not third or letters_for_digits(third, second) or same_code(third, second))
+            else:
+                ok = bool(re.search(r"\d", second)) and "$" not in second and any(
+                    same_code(x.replace("$", "S"), second) for x in (first, third or "") if "$" in x)
+            if not ok or cell.count(text) != 1:
+                break
+            cell = cell.replace(text, second)
+        else:
+            out[(r, c)] = cell
+    return out
+
+
+def letters_for_digits(reading: str, printed: str) -> bool:
+    """Is `reading` the thread size `printed` with letters in the place of some of its digits,
+    each a letter the engines take for that digit (`ms` for `M8`)?"""
+    a, b = "".join(reading.split()), "".join(printed.split())
+    return look_alike(a, b) and all(x.isalpha() for x, y in zip(a.casefold(), b.casefold()) if x != y)
+
+
+def same_code(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
 
 
 def unreadable_variant(type_: str, screw: str) -> str:

@@ -149,7 +149,8 @@ def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], lis
     kept, left = [], []
     for f in facts:
         cells = [tuple(c) for c in f.get("cells", [])]
-        bad = [unsure_cells[c] for c in cells if c in unsure_cells]
+        settled = {tuple(c) for c in f.get("settled_cells", [])}   # the column's grammar read them (spec_tables)
+        bad = [unsure_cells[c] for c in cells if c in unsure_cells and c not in settled]
         if not bad and not cells and unsure_words:
             said = set(re.findall(r"\d+(?:[.,]\d+)?", " ".join(str(f.get(k) or "") for k in ("value", "alt", "variant"))))
             bad = [u["readings"] for u in unsure_words if said & set(re.findall(r"\d+(?:[.,]\d+)?", u["text"]))]

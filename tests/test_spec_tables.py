@@ -250,3 +250,38 @@ def test_a_sheet_row_with_values_in_unnamed_columns_is_left_out():
     facts, skipped = table_facts(block, ["Coupe", "Convertible"])
     assert [(f["component"], f["value"], f["variant"]) for f in facts] == [
         ("Weight", "1200 kg", "COUPE"), ("Wheelbase", "2562 mm", None)] and not skipped
+
+
+@pytest.mark.parametrize("readings, taught", [
+    (["ms", "M8", ""], True),       # 24-12 and 23-2 of the E30 manual: `M8` read `ms`, crop reading blank
+    (["Ms", "M8", "Ms"], True),     # the crop reading sees the same letter
+    (["ms", "M8", "M5"], False),    # the crop reading is another thread size
+    (["M5", "M8", ""], False),      # a digit read as another digit: two thread sizes, neither settled
+    (["ms", "M6", ""], False),      # `s` is no look-alike of 6
+    (["ms", "ms", ""], False)])     # no reading is a thread size
+def test_a_thread_size_read_with_a_letter_for_its_digit_is_the_second_readings(readings, taught):
+    """24-12 of the E30 manual prints `4AZ Pulse sender | A5S 560Z | M5 | 6 Nm`, then `| | M8 | 23 Nm`;
+    tesseract reads that M8 `ms`, rapidocr `M8`, the crop reading nothing. A Screw cell holds a
+    thread size: a letter where it prints a digit is no competing reading."""
+    block = table([["4AZ Pulse sender", "A5S 560Z", "M5", "6", "Nm"], ["", "", readings[0], "23", "Nm"]])
+    block["fields"]["unsure_cells"] = [[1, 2, readings[0], readings]]
+    said = answers(block)
+    assert ("M8: 23 Nm" in said.values()) is taught
+    assert all(q.rstrip("?.").endswith("pulse sender (M8 screw)") for q, a in said.items() if a == "M8: 23 Nm")
+    assert not any("23" in a and "M8" not in a for a in said.values())
+
+
+@pytest.mark.parametrize("readings, taught", [
+    (["S$6S560G", "S6S560G", "$6S560G"], True),   # 23-2 of the E30 manual, all three readings
+    (["S$6S560G", "S6S560G", ""], False),          # rapidocr alone
+    (["S$6S560G", "S6S580G", "$6S560G"], False)])  # the `$` read as S, the digits still disagree
+def test_a_type_code_read_with_a_dollar_for_its_s_is_settled_by_two_readings(readings, taught):
+    """23-2: `4AZ Oil drain plug/filler plug | All | 50 Nm`, then `| S 6 S 560 G | 52 Nm`, read
+    `S$6S560G` (rapidocr `S6S560G`, the crop `$6S560G`). A type code never holds a `$`."""
+    block = table([["4AZ Oil drain plug/filler plug", "All", "", "50", "Nm"], ["", readings[0], "", "52", "Nm"]])
+    block["fields"]["unsure_cells"] = [[1, 1, readings[0], readings]]
+    said = answers(block)
+    if taught:
+        assert set(said.values()) == {"S6S560G: 52 Nm", "All: 50 Nm; S6S560G: 52 Nm"}
+    else:     # the S 6 S 560 G's row, and the `All` row that would be taught as every gearbox
+        assert said == {}
