@@ -339,7 +339,22 @@ def wrapped(cell: str) -> str:
             out += ("" if out.endswith(("/", "-")) else " ") + line
         else:
             out += " / " + line
-    return clean_code(out)
+    return joined_words(clean_code(out))
+
+
+def joined_words(type_: str) -> str:
+    """Two words of a Type cell that the scan ran together, where no other reading is possible:
+    `Allothers` is the tables' own `All others`; `compitouring` is `comp/touring`, two body styles
+    with the slash read as `i` or `l` (no word is two body styles with a letter between them)."""
+    type_ = re.sub(r"(?i)\ball\s*others\b", "All others", type_)
+
+    def slash(m):
+        word = m[0]
+        for i, ch in enumerate(word):
+            if ch in "ilI" and word[:i].lower() in BODY_WORDS and word[i + 1:].lower() in BODY_WORDS:
+                return f"{word[:i]}/{word[i + 1:]}"
+        return word
+    return re.sub(r"[^\W\d_]{6,}", slash, type_)
 
 
 def known_unit(unit: str, name: str | None) -> str | None:

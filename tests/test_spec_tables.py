@@ -285,3 +285,25 @@ def test_a_type_code_read_with_a_dollar_for_its_s_is_settled_by_two_readings(rea
         assert set(said.values()) == {"S6S560G: 52 Nm", "All: 50 Nm; S6S560G: 52 Nm"}
     else:     # the S 6 S 560 G's row, and the `All` row that would be taught as every gearbox
         assert said == {}
+
+
+def test_type_words_the_scan_ran_together_are_read_as_printed():
+    """61-6 of the E30 manual prints `| E36 comp/touring | M6 | 10 Nm`, read `E36 compitouring`; a
+    table's `All others` read `Allothers`. A word that is not two body styles stays unreadable."""
+    block = table([["2AZ Wiper console to tailgate (rubber mount)", "E34 touring", "", "5", "Nm"],
+                   ["", "E36 compitouring", "M6", "10", "Nm"],
+                   ["3AZ Coolant temperature sensor", "S38/S50", "", "13", "Nm"],
+                   ["", "Allothers", "", "20", "Nm"],
+                   ["4AZ Wiper motor to console", "E34 touring", "", "13", "Nm"],
+                   ["", "E36 compitourlng", "", "15", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [
+        ("Wiper console to tailgate (rubber mount)", "E34 touring", "5"),
+        ("Wiper console to tailgate (rubber mount)", "E36 comp/touring, M6", "10"),
+        ("Coolant temperature sensor", "S38/S50", "13"), ("Coolant temperature sensor", "All others", "20"),
+        ("Wiper motor to console", "E34 touring", "13")]
+    assert [s["reason"] for s in skipped] == ["type unreadable: 'E36 compitourlng'"]
+    said = answers(block)
+    assert "S38/S50: 13 Nm; All others: 20 Nm" in said.values()
+    asked = [q for q, a in said.items() if a == "E36 comp/touring, M6: 10 Nm"]
+    assert len(asked) == 1 and asked[0].endswith("(rubber mount) on the E36 comp/touring, M6 screw?")
