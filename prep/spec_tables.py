@@ -384,8 +384,13 @@ def strip_code(text: str) -> str:
 
 
 def split_alt_unit(unit: str) -> tuple[str, str | None]:
+    """`Nm (26 ft-lb)` -> (`Nm`, `26 ft-lb`). A bracket without a number names a unit, not a value:
+    a Unit cell `Nm (ft. lbs.)` over rows that print no ft-lb value is Nm alone, never
+    `45 Nm (ft. Ibs.)` in an answer."""
     match = re.match(r"^(?P<main>[^(]+?)\s*\((?P<alt>[^)]+)\)\s*$", unit)
-    return (match["main"], match["alt"]) if match else (unit, None)
+    if not match:
+        return unit, None
+    return match["main"], (match["alt"] if re.search(r"\d", match["alt"]) else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -307,3 +307,16 @@ def test_type_words_the_scan_ran_together_are_read_as_printed():
     assert "S38/S50: 13 Nm; All others: 20 Nm" in said.values()
     asked = [q for q, a in said.items() if a == "E36 comp/touring, M6: 10 Nm"]
     assert len(asked) == 1 and asked[0].endswith("(rubber mount) on the E36 comp/touring, M6 screw?")
+
+
+def test_a_unit_cell_that_names_a_second_unit_without_its_value_is_the_first_unit():
+    """A Unit column printed `Nm (ft. lbs.)` (OCR: `Nm (ft. Ibs.)`) on rows with one value each: the
+    value is in Nm and no ft-lb value is printed. A value printed in the bracket stays its own."""
+    block = table([["1AZ Oil drain plug", "All", "M12", "45", "Nm (ft. Ibs.)"],
+                   ["2AZ Oil filter cover", "All", "", "25", "Nm (ft. lbs.)"],
+                   ["3AZ Spark plugs", "All", "M14x1.25", "25", "Nm (18 ft-lb)"]])
+    facts, _ = table_facts(block, [])
+    assert [(f["value"], f["unit"], f["alt"]) for f in facts] == [("45", "Nm", None), ("25", "Nm", None),
+                                                                  ("25", "Nm", "18 ft-lb")]
+    said = answers(block)
+    assert sorted(said.values()) == ["25 Nm", "M12: 45 Nm", "M14x1.25: 25 Nm (18 ft-lb)"]
