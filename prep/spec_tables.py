@@ -103,6 +103,9 @@ INSTRUCTION = re.compile(r"(?i)^(?:loosen|slacken|release|back off|undo|unscrew|
 REMARK = re.compile(r"(?i)^(?:for|only|use|using|replace|renew|fit|do not|don't|note|always|never|with|without|if|"
                     r"when|clean|coat|apply|observe|important|lightly|no|new|(?:bolts?|screws?|nuts?) with)\b"
                     r"|^engine\s+[A-Z]\d")   # "Engine K20, bolts with 12-point head | K20 | M10": the variant's remark
+# A row that names only a fastener: the fastener of the part above it (a sub-row), or, as a second
+# line of the part's own cell (`Fuel tank to body` / `Screw`), the one this row is for.
+FASTENER = re.compile(r"(?i)^(?:screw|nut|bolt|stud)s?[\s.:]*$")
 KNOWN_UNITS = {"nm": "Nm", "n·m": "Nm", "°": "°", "º": "°", "min": "min", "mm": "mm", "s": "s", "kg": "kg",
                "ft-lb": "ft-lb", "bar": "bar", "%": "%"}
 
@@ -112,6 +115,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     facts: list[dict] = []
     skipped: list[dict] = []
     component: str | None = None
+    part = ""                    # the last row that named a part: a fastener row below is its fastener
     variant: tuple[str, str] = ("", "")
     remark = ""
     unreadable = ""   # why the current variant cannot be read: its rows are left out, not guessed
@@ -138,7 +142,15 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
         names_part = bool(code) or (first and not STAGE_NAME.match(first) and not INSTRUCTION.search(first)
                                     and not REMARK.match(first))
         if names_part:
-            component = strip_code(first)
+            name = strip_code(first)
+            fastener = next((l for l in label_lines[1:] if FASTENER.match(l)), "")
+            if FASTENER.match(name) and not code and part:
+                # `Nut | E24 | M8 | 45` under `Fuel tank to body / Screw`: the part's nut, not a
+                # part of its own ("the nut on the E24": which nut?)
+                component = f"{part}, {fastener_name(name)}"
+            else:
+                part = name
+                component = f"{name}, {fastener_name(fastener)}" if fastener else name
             variant, remark, variant_row = (type_, screw), "", r
             unreadable = unreadable_variant(type_, screw)
             label_lines = []          # the rest of the cell is a note on the part, not a stage name
@@ -282,6 +294,10 @@ def letters_for_digits(reading: str, printed: str) -> bool:
 
 def same_code(a: str, b: str) -> bool:
     return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def fastener_name(text: str) -> str:
+    return text.strip().rstrip(".:").strip().lower()
 
 
 def unreadable_variant(type_: str, screw: str) -> str:

@@ -129,7 +129,10 @@ def variant_phrase(fact: dict, siblings: list[dict]) -> str:
         else:
             phrase = f" (type {type_})"
     if screw:
-        phrase += f", {screw} screw" if phrase else f" ({screw} screw)"
+        # the part's own fastener where the row names one (`Fuel tank to body, nut`: "M8 nut")
+        noun = re.search(r",\s(screw|nut|bolt|stud)s?$", fact.get("component") or "")
+        noun = noun[1] if noun else "screw"
+        phrase += f", {screw} {noun}" if phrase else f" ({screw} {noun})"
     return phrase
 
 

@@ -320,3 +320,24 @@ def test_a_unit_cell_that_names_a_second_unit_without_its_value_is_the_first_uni
                                                                   ("25", "Nm", "18 ft-lb")]
     said = answers(block)
     assert sorted(said.values()) == ["25 Nm", "M12: 45 Nm", "M14x1.25: 25 Nm (18 ft-lb)"]
+
+
+def test_a_sub_row_that_names_only_a_fastener_is_the_fastener_of_the_part_above():
+    """Issue 23: `Fuel tank to body / Screw | All | M8 | 23`, then `nut | E30 | M8 | 25` and
+    `nut | E24 | M8 | 45` were asked as "the nut on the E24" (which nut?)."""
+    block = table([["1AZ Fuel tank to body\nScrew", "All", "M8", "23", "Nm"],
+                   ["nut", "E30", "M8", "25", "Nm"],
+                   ["nut", "E24", "M8", "45", "Nm"],
+                   ["2AZ Filler neck to body", "All", "", "8", "Nm"],
+                   ["Bolt", "", "M6", "9", "Nm"]])
+    assert by_part(block) == {
+        ("Fuel tank to body, screw", "M8"): [("tightening torque", "23", "Nm", None)],
+        ("Fuel tank to body, nut", "E30, M8"): [("tightening torque", "25", "Nm", None)],
+        ("Fuel tank to body, nut", "E24, M8"): [("tightening torque", "45", "Nm", None)],
+        ("Filler neck to body", None): [("tightening torque", "8", "Nm", None)],
+        ("Filler neck to body, bolt", "M6"): [("tightening torque", "9", "Nm", None)]}
+    said = answers(block)
+    e24 = [q for q, a in said.items() if a == "E24, M8: 45 Nm"]
+    assert e24 and all(q.rstrip("?.").endswith("fuel tank to body, nut on the E24, M8 nut") for q in e24)
+    assert "E30, M8: 25 Nm; E24, M8: 45 Nm" in said.values()
+    assert all("fuel tank to body" in q for q, a in said.items() if "23" in a or "25" in a or "45" in a)
