@@ -121,6 +121,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     unreadable = ""   # why the current variant cannot be read: its rows are left out, not guessed
     broken: set[tuple] = set()   # (part, variant) with a row left out: none of its stages is taught
     unknown_variant: set[str] = set()   # parts with a variant whose Type or Screw is unreadable
+    # (prep/tasks.py leaves out a variant whose readings disagree by the same rules)
     variant_row = 0              # the row that printed the current variant's Type and Screw
 
     def cell(row, role):
@@ -193,6 +194,8 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                      for i, (n, v) in enumerate(zip(stage_names, values))]
         else:
             skipped.append(skip(block, r, row, "several values in one cell, not aligned with their variants"))
+            broken.add((component, variant))
+            unknown_variant.add(component)     # which variants the values were for is not known
             continue
         for case_variant, name, value, unit in cases:
             if not re.fullmatch(r"[<>≤≥~≈]?\s?\d+(?:[.,]\d+)?(?:\s*(?:\.{2,3}|…|-|–|to)\s*\d+(?:[.,]\d+)?)?", value):
@@ -221,18 +224,23 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
             skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"), "row": f["cells"][0][0],
                             "text": f["line"], "reason": "another row of this part and variant is unreadable"})
     facts = [f for f in facts if (f["component"], f["variant_key"]) not in broken]
-    # A part with a variant that cannot be read: a sibling that names no variant (`All`, no screw)
-    # would be taught as the whole part (23-2: `Oil drain plug | All | 50 Nm`, then `S$6S560G | 52 Nm`:
-    # "50 Nm" for every gearbox, the S 6 S 560 G's 52 Nm lost), so it is left out; a named sibling
-    # (`M10`, `K20`) is taught as itself, marked so no answer claims to give every variant.
-    generic = [f for f in facts if f["component"] in unknown_variant and not f["variant"]]
+    # A part that lost a variant (its Type or Screw unreadable, or a row of it): a sibling that
+    # names no variant (`All`, no screw) would be taught as the whole part (`Oil drain plug | All |
+    # 50 Nm`, then `K25 | 5? Nm`: "50 Nm" for every engine, the K25's own torque lost; `All` on
+    # these pages means every type not listed), so it is left out. A named sibling (`M10`, `K20`)
+    # stays, and that is safe: it is asked and answered only under its own name ("… (M10 screw)?"
+    # -> "M10: 47 Nm"), it is marked so that prep/tasks.py asks no question about the whole part
+    # (whose answer would read as every variant), and the lost variant is asked nowhere, so no
+    # question naming it is answered by a sibling.
+    lost = unknown_variant | {part for part, _ in broken}
+    generic = [f for f in facts if f["component"] in lost and not f["variant"]]
     for f in generic:
         skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"),
                         "row": f["cells"][0][0], "text": f["line"],
                         "reason": "another variant of this part is unreadable: this row names no variant of its own"})
     facts = [f for f in facts if not any(f is g for g in generic)]
     for f in facts:
-        f["variants_incomplete"] = f["component"] in unknown_variant
+        f["variants_incomplete"] = f["component"] in lost
     # Stages only mean something where a part and variant have more than one row.
     counts: dict[tuple, int] = {}
     for f in facts:

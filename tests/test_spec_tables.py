@@ -341,3 +341,25 @@ def test_a_sub_row_that_names_only_a_fastener_is_the_fastener_of_the_part_above(
     assert e24 and all(q.rstrip("?.").endswith("fuel tank to body, nut on the E24, M8 nut") for q in e24)
     assert "E30, M8: 25 Nm; E24, M8: 45 Nm" in said.values()
     assert all("fuel tank to body" in q for q, a in said.items() if "23" in a or "25" in a or "45" in a)
+
+
+def test_a_part_that_lost_a_variant_keeps_its_named_variants_under_their_own_names():
+    """A variant whose value is unreadable is left out with its whole sequence; its named siblings
+    stay, each asked by its own name, and no answer claims to be every variant. An `All` sibling
+    would be answered as the whole part (the lost variant's own torque with it), so it is left out."""
+    block = table([["4AZ Oil drain plug", "All", "", "50", "Nm"],
+                   ["", "K25", "", "5?", "Nm"],
+                   ["5AZ Cylinder head cover", "K20", "M6", "", ""], ["Torque", "", "", "10", "Nm"],
+                   ["", "K25", "M6", "", ""], ["Torque", "", "", "9", "Nm"], ["Torque angle", "", "", "9O", "°"],
+                   ["", "K26", "M6", "12", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [
+        ("Cylinder head cover", "K20, M6", "10"), ("Cylinder head cover", "K26, M6", "12")]
+    assert all(f["variants_incomplete"] for f in facts)
+    assert sorted(s["reason"] for s in skipped) == [
+        "another row of this part and variant is unreadable",
+        "another variant of this part is unreadable: this row names no variant of its own",
+        "value unreadable: '5?'", "value unreadable: '9O'"]
+    said = answers(block)
+    assert sorted(said.values()) == ["K20, M6: 10 Nm", "K26, M6: 12 Nm"]
+    assert all(("K20" in q) == ("K20" in a) and "K25" not in q for q, a in said.items())
