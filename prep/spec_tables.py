@@ -215,8 +215,8 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                                            [(r, col["unit"])]) + [(variant_row, col[k]) for k in ("type", "screw") if k in col]
             facts.append(fact(component, case_variant, measure[0].lower() + measure[1:], value, unit_name, alt,
                               group_title, cells, remark, block, named=bool(name)))
-    for f in facts:   # prep/tasks.py: these cells' readings disagree no more
-        f["settled_cells"] = [c for c in f["cells"] if tuple(c) in settled]
+    for f in facts:   # prep/tasks.py: these cells' readings disagree no more; qa_report.md says how they read
+        f["settled_cells"] = [[*c, settled[tuple(c)]] for c in f["cells"] if tuple(c) in settled]
     # A tightening sequence with a stage missing is a wrong procedure (the last torque angle
     # forgotten): a part and variant with any row left out is left out whole.
     for f in facts:

@@ -363,3 +363,19 @@ def test_a_part_that_lost_a_variant_keeps_its_named_variants_under_their_own_nam
     said = answers(block)
     assert sorted(said.values()) == ["K20, M6: 10 Nm", "K26, M6: 12 Nm"]
     assert all(("K20" in q) == ("K20" in a) and "K25" not in q for q, a in said.items())
+
+
+def test_qa_report_says_which_disagreeing_cells_their_column_read():
+    """qa_report.md lists every number whose readings disagree; one that its column's grammar
+    reads is taught, and the report says as what."""
+    from pathlib import Path
+    from prep.dataset import numbers_markdown, numbers_report
+
+    block = table([["3AZ Reinforcement plate to transmission", "All", "ms", "23", "Nm"],
+                   ["4AZ Oil drain plug", "All", "", "5O", "Nm"]])
+    block["fields"]["unsure_cells"] = [[0, 2, "ms", ["ms", "M8", ""]], [1, 3, "5O", ["5O", "58", ""]]]
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    lines = numbers_markdown(numbers_report([block], Path("/nonexistent/pages.jsonl"), spec, {}))
+    assert "| 21-1 | t.jpg | `ms` | `M8` | `` | `M8` (its column's grammar) |" in lines
+    assert "| 21-1 | t.jpg | `5O` | `58` | `` | not taught |" in lines
+    assert "- 21-1 (t.jpg): `4AZ Oil drain plug | All |  | 5O | Nm` — value unreadable: '5O'" in lines
