@@ -232,7 +232,7 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     # -> "M10: 47 Nm"), it is marked so that prep/tasks.py asks no question about the whole part
     # (whose answer would read as every variant), and the lost variant is asked nowhere, so no
     # question naming it is answered by a sibling.
-    lost = unknown_variant | {part for part, _ in broken}
+    lost = unknown_variant | {name for name, _ in broken}
     generic = [f for f in facts if f["component"] in lost and not f["variant"]]
     for f in generic:
         skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"),
