@@ -415,14 +415,16 @@ def numbers_report(blocks: list[dict], pages_path: Path, spec, rejected: dict) -
     for page in pages:
         counts.update(page.get("numbers") or {})
     disagreements = []
+    settled = {(x["block"], x["row"], x["col"]): x["text"] for x in spec.settled}
     for b in blocks:
         f = b.get("fields") or {}
         where = b["source"].get("page_label") or b["source"]["path"]
         for u in f.get("unsure", []):
             disagreements.append({"page": where, "source": b["source"]["path"], "text": u["text"],
                                   "readings": u["readings"]})
-        for _, _, text, readings in f.get("unsure_cells", []):
-            disagreements.append({"page": where, "source": b["source"]["path"], "text": text, "readings": readings})
+        for r, c, text, readings in f.get("unsure_cells", []):
+            disagreements.append({"page": where, "source": b["source"]["path"], "text": text, "readings": readings,
+                                  "taught_as": settled.get((b["id"], r, c))})
     coverage = {kind: {**c, "share": round(c["facts"] / c["rows"], 3) if c["rows"] else None}
                 for kind, c in sorted(spec.coverage.items())}
     return {"read_twice": dict(counts), "disagreements": disagreements, "spec_left_out": spec.left_out,
@@ -436,14 +438,17 @@ def numbers_markdown(n: dict) -> list[str]:
         lines.append(f"{c.get('read', 0)} numbers on the scanned pages were read by tesseract and by a second engine: "
                      f"{c.get('agreed', 0)} agreed, {c.get('corrected', 0)} taken from the second engine where a "
                      f"third reading agreed with it, {c.get('unsure', 0)} disagree and are not taught "
-                     f"({n['examples_rejected_for_disagreement']} examples rejected for one).")
+                     f"({n['examples_rejected_for_disagreement']} examples rejected for one), but for the table "
+                     f"cells their column's grammar reads (a thread size, a type code: 'taught as' below).")
     else:
         lines.append("No pages.jsonl beside the blocks: counts unknown.")
     if n["disagreements"]:
-        lines += ["", "| page | file | page reading | second reading | third reading |", "|---|---|---|---|---|"]
+        lines += ["", "| page | file | page reading | second reading | third reading | taught as |",
+                  "|---|---|---|---|---|---|"]
         for d in n["disagreements"]:
             r = list(d["readings"]) + ["", "", ""]
-            lines.append(f"| {d['page']} | {d['source']} | `{r[0]}` | `{r[1]}` | `{r[2] or ''}` |")
+            taught = f"`{d['taught_as']}` (its column's grammar)" if d.get("taught_as") else "not taught"
+            lines.append(f"| {d['page']} | {d['source']} | `{r[0]}` | `{r[1]}` | `{r[2] or ''}` | {taught} |")
     lines += ["", "## Spec values seen vs taught, per page kind", "", "| page kind | value rows seen | turned into facts | share |",
               "|---|---|---|---|"]
     for kind, c in n["spec_coverage"].items():

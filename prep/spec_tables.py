@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from prep.ocr import look_alike
 from spec_check import QUANTITY_RE
 
 
@@ -102,6 +103,9 @@ INSTRUCTION = re.compile(r"(?i)^(?:loosen|slacken|release|back off|undo|unscrew|
 REMARK = re.compile(r"(?i)^(?:for|only|use|using|replace|renew|fit|do not|don't|note|always|never|with|without|if|"
                     r"when|clean|coat|apply|observe|important|lightly|no|new|(?:bolts?|screws?|nuts?) with)\b"
                     r"|^engine\s+[A-Z]\d")   # "Engine K20, bolts with 12-point head | K20 | M10": the variant's remark
+# A row that names only a fastener: the fastener of the part above it (a sub-row), or, as a second
+# line of the part's own cell (`Fuel tank to body` / `Screw`), the one this row is for.
+FASTENER = re.compile(r"(?i)^(?:screw|nut|bolt|stud)s?[\s.:]*$")
 KNOWN_UNITS = {"nm": "Nm", "n·m": "Nm", "°": "°", "º": "°", "min": "min", "mm": "mm", "s": "s", "kg": "kg",
                "ft-lb": "ft-lb", "bar": "bar", "%": "%"}
 
@@ -111,16 +115,21 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
     facts: list[dict] = []
     skipped: list[dict] = []
     component: str | None = None
+    part = ""                    # the last row that named a part: a fastener row below is its fastener
     variant: tuple[str, str] = ("", "")
     remark = ""
     unreadable = ""   # why the current variant cannot be read: its rows are left out, not guessed
     broken: set[tuple] = set()   # (part, variant) with a row left out: none of its stages is taught
     unknown_variant: set[str] = set()   # parts with a variant whose Type or Screw is unreadable
+    # (prep/tasks.py leaves out a variant whose readings disagree by the same rules)
     variant_row = 0              # the row that printed the current variant's Type and Screw
 
     def cell(row, role):
         return row[col[role]] if role in col and col[role] < len(row) else ""
 
+    settled = column_settled(block, col, rows)
+    for (r, c), text in settled.items():
+        rows[r][c] = text
     for r, row in enumerate(rows):
         row = row + [""] * (max(col.values()) + 1 - len(row))
         label_lines = [l.strip() for l in row[0].splitlines() if l.strip()]
@@ -134,7 +143,15 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
         names_part = bool(code) or (first and not STAGE_NAME.match(first) and not INSTRUCTION.search(first)
                                     and not REMARK.match(first))
         if names_part:
-            component = strip_code(first)
+            name = strip_code(first)
+            fastener = next((l for l in label_lines[1:] if FASTENER.match(l)), "")
+            if FASTENER.match(name) and not code and part:
+                # `Nut | E24 | M8 | 45` under `Fuel tank to body / Screw`: the part's nut, not a
+                # part of its own ("the nut on the E24": which nut?)
+                component = f"{part}, {fastener_name(name)}"
+            else:
+                part = name
+                component = f"{name}, {fastener_name(fastener)}" if fastener else name
             variant, remark, variant_row = (type_, screw), "", r
             unreadable = unreadable_variant(type_, screw)
             label_lines = []          # the rest of the cell is a note on the part, not a stage name
@@ -177,6 +194,8 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                      for i, (n, v) in enumerate(zip(stage_names, values))]
         else:
             skipped.append(skip(block, r, row, "several values in one cell, not aligned with their variants"))
+            broken.add((component, variant))
+            unknown_variant.add(component)     # which variants the values were for is not known
             continue
         for case_variant, name, value, unit in cases:
             if not re.fullmatch(r"[<>≤≥~≈]?\s?\d+(?:[.,]\d+)?(?:\s*(?:\.{2,3}|…|-|–|to)\s*\d+(?:[.,]\d+)?)?", value):
@@ -196,6 +215,8 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
                                            [(r, col["unit"])]) + [(variant_row, col[k]) for k in ("type", "screw") if k in col]
             facts.append(fact(component, case_variant, measure[0].lower() + measure[1:], value, unit_name, alt,
                               group_title, cells, remark, block, named=bool(name)))
+    for f in facts:   # prep/tasks.py: these cells' readings disagree no more; qa_report.md says how they read
+        f["settled_cells"] = [[*c, settled[tuple(c)]] for c in f["cells"] if tuple(c) in settled]
     # A tightening sequence with a stage missing is a wrong procedure (the last torque angle
     # forgotten): a part and variant with any row left out is left out whole.
     for f in facts:
@@ -203,18 +224,23 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
             skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"), "row": f["cells"][0][0],
                             "text": f["line"], "reason": "another row of this part and variant is unreadable"})
     facts = [f for f in facts if (f["component"], f["variant_key"]) not in broken]
-    # A part with a variant that cannot be read: a sibling that names no variant (`All`, no screw)
-    # would be taught as the whole part (23-2: `Oil drain plug | All | 50 Nm`, then `S$6S560G | 52 Nm`:
-    # "50 Nm" for every gearbox, the S 6 S 560 G's 52 Nm lost), so it is left out; a named sibling
-    # (`M10`, `K20`) is taught as itself, marked so no answer claims to give every variant.
-    generic = [f for f in facts if f["component"] in unknown_variant and not f["variant"]]
+    # A part that lost a variant (its Type or Screw unreadable, or a row of it): a sibling that
+    # names no variant (`All`, no screw) would be taught as the whole part (`Oil drain plug | All |
+    # 50 Nm`, then `K25 | 5? Nm`: "50 Nm" for every engine, the K25's own torque lost; `All` on
+    # these pages means every type not listed), so it is left out. A named sibling (`M10`, `K20`)
+    # stays, and that is safe: it is asked and answered only under its own name ("… (M10 screw)?"
+    # -> "M10: 47 Nm"), it is marked so that prep/tasks.py asks no question about the whole part
+    # (whose answer would read as every variant), and the lost variant is asked nowhere, so no
+    # question naming it is answered by a sibling.
+    lost = unknown_variant | {name for name, _ in broken}
+    generic = [f for f in facts if f["component"] in lost and not f["variant"]]
     for f in generic:
         skipped.append({"page": page_cite(block), "source": block.get("source", {}).get("path"),
                         "row": f["cells"][0][0], "text": f["line"],
                         "reason": "another variant of this part is unreadable: this row names no variant of its own"})
     facts = [f for f in facts if not any(f is g for g in generic)]
     for f in facts:
-        f["variants_incomplete"] = f["component"] in unknown_variant
+        f["variants_incomplete"] = f["component"] in lost
     # Stages only mean something where a part and variant have more than one row.
     counts: dict[tuple, int] = {}
     for f in facts:
@@ -225,6 +251,61 @@ def torque_table_facts(block: dict, col: dict[str, int], rows: list[list[str]]) 
         seen[key] = seen.get(key, 0) + 1
         f["stage"] = seen[key] if counts[key] > 1 else None
     return facts, skipped
+
+
+def column_settled(block: dict, col: dict[str, int], rows: list[list[str]]) -> dict[tuple[int, int], str]:
+    """{(row, column): text} for the Type and Screw cells whose OCR readings disagree (prep/ocr.py)
+    but where the column's grammar leaves one reading: the cell as the column prints it.
+
+    A Screw cell holds a thread size (`M6`, `M14x1.5`), a digit after the `M`. Tesseract reads `M8`
+    as `ms`/`Ms` and `M5` as `MS`: a letter where the column prints a digit, a reading that is no
+    thread size at all, so it does not compete with the second engine's. That reading is taken when
+    it is a thread size, tesseract's reading is it letter for letter but for look-alikes (`s` for 8
+    or 5) in the places of its digits, and the crop reading says nothing else (blank, or the same
+    kind of look-alike). A digit read as another digit (`M82`/`M52`) is never settled: both readings
+    are thread sizes. `s` being 5 or 8, which one rests on the second engine alone; on the E30 scans
+    it read every M5 and M8 that a third reading confirmed as printed.
+    A Type cell holds codes, never `$`: tesseract's `$` is an S (`S$6S560G`, crop `$6S560G`). With
+    it read as S, the crop reading and the second engine agree (`S6S560G`): two readings, as in
+    prep/ocr.py. A cell is settled only when every disputed word in it is."""
+    thread_col, type_col = col.get("screw"), col.get("type")
+    words: dict[tuple[int, int], list] = {}
+    for r, c, text, readings in (block.get("fields") or {}).get("unsure_cells", []):
+        words.setdefault((r, c), []).append((text, readings))
+    out = {}
+    for (r, c), disputed in words.items():
+        if r >= len(rows) or c >= len(rows[r]) or c not in (thread_col, type_col):
+            continue
+        cell = rows[r][c]
+        for text, (first, second, third) in disputed:
+            second = " ".join((second or "").split())
+            if c == thread_col:
+                ok = bool(THREAD.match(second)) and letters_for_digits(first, second) and (
+                    not third or letters_for_digits(third, second) or same_code(third, second))
+            else:
+                ok = bool(re.search(r"\d", second)) and "$" not in second and any(
+                    same_code(x.replace("$", "S"), second) for x in (first, third or "") if "$" in x)
+            if not ok or cell.count(text) != 1:
+                break
+            cell = cell.replace(text, second)
+        else:
+            out[(r, c)] = cell
+    return out
+
+
+def letters_for_digits(reading: str, printed: str) -> bool:
+    """Is `reading` the thread size `printed` with letters in the place of some of its digits,
+    each a letter the engines take for that digit (`ms` for `M8`)?"""
+    a, b = "".join(reading.split()), "".join(printed.split())
+    return look_alike(a, b) and all(x.isalpha() for x, y in zip(a.casefold(), b.casefold()) if x != y)
+
+
+def same_code(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def fastener_name(text: str) -> str:
+    return text.strip().rstrip(".:").strip().lower()
 
 
 def unreadable_variant(type_: str, screw: str) -> str:
@@ -282,7 +363,22 @@ def wrapped(cell: str) -> str:
             out += ("" if out.endswith(("/", "-")) else " ") + line
         else:
             out += " / " + line
-    return clean_code(out)
+    return joined_words(clean_code(out))
+
+
+def joined_words(type_: str) -> str:
+    """Two words of a Type cell that the scan ran together, where no other reading is possible:
+    `Allothers` is the tables' own `All others`; `compitouring` is `comp/touring`, two body styles
+    with the slash read as `i` or `l` (no word is two body styles with a letter between them)."""
+    type_ = re.sub(r"(?i)\ball\s*others\b", "All others", type_)
+
+    def slash(m):
+        word = m[0]
+        for i, ch in enumerate(word):
+            if ch in "ilI" and word[:i].lower() in BODY_WORDS and word[i + 1:].lower() in BODY_WORDS:
+                return f"{word[:i]}/{word[i + 1:]}"
+        return word
+    return re.sub(r"[^\W\d_]{6,}", slash, type_)
 
 
 def known_unit(unit: str, name: str | None) -> str | None:
@@ -312,8 +408,13 @@ def strip_code(text: str) -> str:
 
 
 def split_alt_unit(unit: str) -> tuple[str, str | None]:
+    """`Nm (26 ft-lb)` -> (`Nm`, `26 ft-lb`). A bracket without a number names a unit, not a value:
+    a Unit cell `Nm (ft. lbs.)` over rows that print no ft-lb value is Nm alone, never
+    `45 Nm (ft. Ibs.)` in an answer."""
     match = re.match(r"^(?P<main>[^(]+?)\s*\((?P<alt>[^)]+)\)\s*$", unit)
-    return (match["main"], match["alt"]) if match else (unit, None)
+    if not match:
+        return unit, None
+    return match["main"], (match["alt"] if re.search(r"\d", match["alt"]) else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -134,7 +134,10 @@ def variant_phrase(fact: dict, siblings: list[dict]) -> str:
         else:
             phrase = f" (type {type_})"
     if screw:
-        phrase += f", {screw} screw" if phrase else f" ({screw} screw)"
+        # the part's own fastener where the row names one (`Fuel tank to body, nut`: "M8 nut")
+        noun = re.search(r",\s(screw|nut|bolt|stud)s?$", fact.get("component") or "")
+        noun = noun[1] if noun else "screw"
+        phrase += f", {screw} {noun}" if phrase else f" ({screw} {noun})"
     return phrase
 
 
@@ -154,7 +157,8 @@ def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], lis
     kept, left = [], []
     for f in facts:
         cells = [tuple(c) for c in f.get("cells", [])]
-        bad = [unsure_cells[c] for c in cells if c in unsure_cells]
+        settled = {(r, c) for r, c, _ in f.get("settled_cells", [])}   # the column's grammar read them (spec_tables)
+        bad = [unsure_cells[c] for c in cells if c in unsure_cells and c not in settled]
         if not bad and not cells and unsure_words:
             said = set(re.findall(r"\d+(?:[.,]\d+)?", " ".join(str(f.get(k) or "") for k in ("value", "alt", "variant"))))
             bad = [u["readings"] for u in unsure_words if said & set(re.findall(r"\d+(?:[.,]\d+)?", u["text"]))]
@@ -197,13 +201,15 @@ class SpecResult:
     coverage: dict           # per page kind: value rows seen on the pages, rows turned into facts
     answers: list[dict] = field(default_factory=list)
     """Each SPEC answer once, with its part and block: the search index's one-line facts."""
+    settled: list[dict] = field(default_factory=list)
+    """Table cells whose readings disagree, taught as their column's grammar reads them: {block, row, col, text}."""
 
 
 def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) -> SpecResult:
     """SPEC examples, the spec index and what was left out, from tables and values in text. A part
     with several variants (engines, screw sizes) is asked once without naming one, answered with
     every variant, and once per variant."""
-    examples, index, left_out, answers = [], [], [], []
+    examples, index, left_out, answers, settled = [], [], [], [], []
     coverage: dict[str, dict[str, int]] = {}
     header_variants: dict[str, list[str]] = {}
     page_text: dict[str, list[str]] = {}
@@ -222,6 +228,8 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
             continue
         facts, skipped = spec_facts(block, header_variants.get(src["path"]), " ".join(page_text.get(page_key(block), [])))
         facts, disagree = read_twice_problems(block, facts)
+        settled += [dict(zip(("block", "row", "col", "text"), (block["id"], *c)))
+                    for c in {tuple(c) for f in facts if f["value"] is not None for c in f.get("settled_cells", [])}]
         seen = coverage.setdefault(block.get("page_kind") or "other", {"rows": 0, "facts": 0})
         seen["rows"] += value_rows(block)
         seen["facts"] += len({f["cells"][0][0] for f in facts if f.get("cells") and f["value"] is not None}) \
@@ -287,7 +295,7 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
                     f"{g[0]['variant'] or 'All'}: {spec_answer(g)}" for g in variant_groups)
                 ask(component, condition, "", all_facts, answer, f"spec|{src['path']}|{component}|*|{condition or ''}",
                     staged)
-    return SpecResult(examples, index, left_out, coverage, answers)
+    return SpecResult(examples, index, left_out, coverage, answers, sorted(settled, key=lambda x: (x["block"], x["row"], x["col"])))
 
 
 def value_rows(block: dict) -> int:

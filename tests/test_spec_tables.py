@@ -250,3 +250,132 @@ def test_a_sheet_row_with_values_in_unnamed_columns_is_left_out():
     facts, skipped = table_facts(block, ["Coupe", "Convertible"])
     assert [(f["component"], f["value"], f["variant"]) for f in facts] == [
         ("Weight", "1200 kg", "COUPE"), ("Wheelbase", "2562 mm", None)] and not skipped
+
+
+@pytest.mark.parametrize("readings, taught", [
+    (["ms", "M8", ""], True),       # 24-12 and 23-2 of the E30 manual: `M8` read `ms`, crop reading blank
+    (["Ms", "M8", "Ms"], True),     # the crop reading sees the same letter
+    (["ms", "M8", "M5"], False),    # the crop reading is another thread size
+    (["M5", "M8", ""], False),      # a digit read as another digit: two thread sizes, neither settled
+    (["ms", "M6", ""], False),      # `s` is no look-alike of 6
+    (["ms", "ms", ""], False)])     # no reading is a thread size
+def test_a_thread_size_read_with_a_letter_for_its_digit_is_the_second_readings(readings, taught):
+    """24-12 of the E30 manual prints `4AZ Pulse sender | A5S 560Z | M5 | 6 Nm`, then `| | M8 | 23 Nm`;
+    tesseract reads that M8 `ms`, rapidocr `M8`, the crop reading nothing. A Screw cell holds a
+    thread size: a letter where it prints a digit is no competing reading."""
+    block = table([["4AZ Pulse sender", "A5S 560Z", "M5", "6", "Nm"], ["", "", readings[0], "23", "Nm"]])
+    block["fields"]["unsure_cells"] = [[1, 2, readings[0], readings]]
+    said = answers(block)
+    assert ("M8: 23 Nm" in said.values()) is taught
+    assert all(q.rstrip("?.").endswith("pulse sender (M8 screw)") for q, a in said.items() if a == "M8: 23 Nm")
+    assert not any("23" in a and "M8" not in a for a in said.values())
+
+
+@pytest.mark.parametrize("readings, taught", [
+    (["S$6S560G", "S6S560G", "$6S560G"], True),   # 23-2 of the E30 manual, all three readings
+    (["S$6S560G", "S6S560G", ""], False),          # rapidocr alone
+    (["S$6S560G", "S6S580G", "$6S560G"], False)])  # the `$` read as S, the digits still disagree
+def test_a_type_code_read_with_a_dollar_for_its_s_is_settled_by_two_readings(readings, taught):
+    """23-2: `4AZ Oil drain plug/filler plug | All | 50 Nm`, then `| S 6 S 560 G | 52 Nm`, read
+    `S$6S560G` (rapidocr `S6S560G`, the crop `$6S560G`). A type code never holds a `$`."""
+    block = table([["4AZ Oil drain plug/filler plug", "All", "", "50", "Nm"], ["", readings[0], "", "52", "Nm"]])
+    block["fields"]["unsure_cells"] = [[1, 1, readings[0], readings]]
+    said = answers(block)
+    if taught:
+        assert set(said.values()) == {"S6S560G: 52 Nm", "All: 50 Nm; S6S560G: 52 Nm"}
+    else:     # the S 6 S 560 G's row, and the `All` row that would be taught as every gearbox
+        assert said == {}
+
+
+def test_type_words_the_scan_ran_together_are_read_as_printed():
+    """61-6 of the E30 manual prints `| E36 comp/touring | M6 | 10 Nm`, read `E36 compitouring`; a
+    table's `All others` read `Allothers`. A word that is not two body styles stays unreadable."""
+    block = table([["2AZ Wiper console to tailgate (rubber mount)", "E34 touring", "", "5", "Nm"],
+                   ["", "E36 compitouring", "M6", "10", "Nm"],
+                   ["3AZ Coolant temperature sensor", "S38/S50", "", "13", "Nm"],
+                   ["", "Allothers", "", "20", "Nm"],
+                   ["4AZ Wiper motor to console", "E34 touring", "", "13", "Nm"],
+                   ["", "E36 compitourlng", "", "15", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [
+        ("Wiper console to tailgate (rubber mount)", "E34 touring", "5"),
+        ("Wiper console to tailgate (rubber mount)", "E36 comp/touring, M6", "10"),
+        ("Coolant temperature sensor", "S38/S50", "13"), ("Coolant temperature sensor", "All others", "20"),
+        ("Wiper motor to console", "E34 touring", "13")]
+    assert [s["reason"] for s in skipped] == ["type unreadable: 'E36 compitourlng'"]
+    said = answers(block)
+    assert "S38/S50: 13 Nm; All others: 20 Nm" in said.values()
+    asked = [q for q, a in said.items() if a == "E36 comp/touring, M6: 10 Nm"]
+    assert len(asked) == 1 and asked[0].endswith("(rubber mount) on the E36 comp/touring, M6 screw?")
+
+
+def test_a_unit_cell_that_names_a_second_unit_without_its_value_is_the_first_unit():
+    """A Unit column printed `Nm (ft. lbs.)` (OCR: `Nm (ft. Ibs.)`) on rows with one value each: the
+    value is in Nm and no ft-lb value is printed. A value printed in the bracket stays its own."""
+    block = table([["1AZ Oil drain plug", "All", "M12", "45", "Nm (ft. Ibs.)"],
+                   ["2AZ Oil filter cover", "All", "", "25", "Nm (ft. lbs.)"],
+                   ["3AZ Spark plugs", "All", "M14x1.25", "25", "Nm (18 ft-lb)"]])
+    facts, _ = table_facts(block, [])
+    assert [(f["value"], f["unit"], f["alt"]) for f in facts] == [("45", "Nm", None), ("25", "Nm", None),
+                                                                  ("25", "Nm", "18 ft-lb")]
+    said = answers(block)
+    assert sorted(said.values()) == ["25 Nm", "M12: 45 Nm", "M14x1.25: 25 Nm (18 ft-lb)"]
+
+
+def test_a_sub_row_that_names_only_a_fastener_is_the_fastener_of_the_part_above():
+    """Issue 23: `Fuel tank to body / Screw | All | M8 | 23`, then `nut | E30 | M8 | 25` and
+    `nut | E24 | M8 | 45` were asked as "the nut on the E24" (which nut?)."""
+    block = table([["1AZ Fuel tank to body\nScrew", "All", "M8", "23", "Nm"],
+                   ["nut", "E30", "M8", "25", "Nm"],
+                   ["nut", "E24", "M8", "45", "Nm"],
+                   ["2AZ Filler neck to body", "All", "", "8", "Nm"],
+                   ["Bolt", "", "M6", "9", "Nm"]])
+    assert by_part(block) == {
+        ("Fuel tank to body, screw", "M8"): [("tightening torque", "23", "Nm", None)],
+        ("Fuel tank to body, nut", "E30, M8"): [("tightening torque", "25", "Nm", None)],
+        ("Fuel tank to body, nut", "E24, M8"): [("tightening torque", "45", "Nm", None)],
+        ("Filler neck to body", None): [("tightening torque", "8", "Nm", None)],
+        ("Filler neck to body, bolt", "M6"): [("tightening torque", "9", "Nm", None)]}
+    said = answers(block)
+    e24 = [q for q, a in said.items() if a == "E24, M8: 45 Nm"]
+    assert e24 and all(q.rstrip("?.").endswith("fuel tank to body, nut on the E24, M8 nut") for q in e24)
+    assert "E30, M8: 25 Nm; E24, M8: 45 Nm" in said.values()
+    assert all("fuel tank to body" in q for q, a in said.items() if "23" in a or "25" in a or "45" in a)
+
+
+def test_a_part_that_lost_a_variant_keeps_its_named_variants_under_their_own_names():
+    """A variant whose value is unreadable is left out with its whole sequence; its named siblings
+    stay, each asked by its own name, and no answer claims to be every variant. An `All` sibling
+    would be answered as the whole part (the lost variant's own torque with it), so it is left out."""
+    block = table([["4AZ Oil drain plug", "All", "", "50", "Nm"],
+                   ["", "K25", "", "5?", "Nm"],
+                   ["5AZ Cylinder head cover", "K20", "M6", "", ""], ["Torque", "", "", "10", "Nm"],
+                   ["", "K25", "M6", "", ""], ["Torque", "", "", "9", "Nm"], ["Torque angle", "", "", "9O", "°"],
+                   ["", "K26", "M6", "12", "Nm"]])
+    facts, skipped = table_facts(block, [])
+    assert [(f["component"], f["variant"], f["value"]) for f in facts] == [
+        ("Cylinder head cover", "K20, M6", "10"), ("Cylinder head cover", "K26, M6", "12")]
+    assert all(f["variants_incomplete"] for f in facts)
+    assert sorted(s["reason"] for s in skipped) == [
+        "another row of this part and variant is unreadable",
+        "another variant of this part is unreadable: this row names no variant of its own",
+        "value unreadable: '5?'", "value unreadable: '9O'"]
+    said = answers(block)
+    assert sorted(said.values()) == ["K20, M6: 10 Nm", "K26, M6: 12 Nm"]
+    assert all(("K20" in q) == ("K20" in a) and "K25" not in q for q, a in said.items())
+
+
+def test_qa_report_says_which_disagreeing_cells_their_column_read():
+    """qa_report.md lists every number whose readings disagree; one that its column's grammar
+    reads is taught, and the report says as what."""
+    from pathlib import Path
+    from prep.dataset import numbers_markdown, numbers_report
+
+    block = table([["3AZ Reinforcement plate to transmission", "All", "ms", "23", "Nm"],
+                   ["4AZ Oil drain plug", "All", "", "5O", "Nm"]])
+    block["fields"]["unsure_cells"] = [[0, 2, "ms", ["ms", "M8", ""]], [1, 3, "5O", ["5O", "58", ""]]]
+    spec = spec_examples([block], lambda group: "train", 1, random.Random(0))
+    lines = numbers_markdown(numbers_report([block], Path("/nonexistent/pages.jsonl"), spec, {}))
+    assert "| 21-1 | t.jpg | `ms` | `M8` | `` | `M8` (its column's grammar) |" in lines
+    assert "| 21-1 | t.jpg | `5O` | `58` | `` | not taught |" in lines
+    assert "- 21-1 (t.jpg): `4AZ Oil drain plug | All |  | 5O | Nm` — value unreadable: '5O'" in lines
