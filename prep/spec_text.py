@@ -117,6 +117,8 @@ def sentences(block: dict) -> list[str]:
         head, rest = text[start:m.start()], text[m.end():].lstrip()
         if m.group() == "." and (ABBREVIATION.search(head) or rest[:1].islower() or re.match(r"\d", rest)):
             continue                                     # "approx. 0 volt", "coolant temp. of", "see 21 00 006."?
+        if m.group() == "!" and re.search(r"[a-z]$", head) and re.match(r"\d", rest):
+            continue                                     # OCR's "Special Too! 25 1 100": the l of Tool
         out.append(text[start:m.end()].strip())
         start = m.end()
     out.append(text[start:].strip())
@@ -193,7 +195,7 @@ def conversion(alt: str, unit: str) -> str | None:
     same = next((f for f in family if unit in f), {unit})
     if units and units <= same:
         return alt
-    if not units and re.fullmatch(r'[\d.,\s]+(?:to|-|–)?[\d.,\s]*"', alt) and unit in ("mm", "cm"):
+    if not units and re.fullmatch(r'[\d.,\s]+(?:to|-|–|\+|\.{2,3})?[\d.,\s]*"', alt) and unit in ("mm", "cm"):
         return alt                                       # inches printed with a quote mark
     return None
 
@@ -485,12 +487,35 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     return part, measure, conditions
 
 
+def threshold(block: dict, sentence: str, value: dict, segment: str):
+    """`If a value of more than 15 grams is displayed for finish balancing of a wheel, the possible
+    causes ... must be eliminated`: a limit the page sets for a reading, past which it says what to do.
+    An if-clause's number is otherwise a condition's: here the reading itself is the subject. Only a
+    value printed with its side ("more than", "less than") is a limit; (component, measure, []) or None."""
+    if not re.search(r"(?i)\bif\s+(?:a|the)\s+(?:value|reading)\s+of\s*$", segment):
+        return None
+    side = re.match(r"(?i)(?:more than|greater than|above|over|>)|(?P<low>less than|below|under|<)", value["value"])
+    shown = re.match(r"(?i)\s*(?:is|are)\s+(?:displayed|measured|indicated|read|shown|found)\s+(?:for|on|at|during)\s+"
+                     r"(?P<np>[^,;.?!]+?)\s*,", sentence[value["end"]:])
+    part = noun_phrase(shown["np"]) if shown else None
+    if not side or not part:
+        return None
+    return part, ("lower" if side["low"] else "upper") + " limit of the reading", []
+
+
 def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dict, checked: dict):
     """(component, measure, conditions) for a value by the first sentence shape that fits, or None
     when none names the part. `segment` is the text since the previous value."""
     unit = value["canonical"]
     after = sentence[value["end"]:]
     clause = re.split(rf"(?i),\s+(?=(?:and\s+)?(?:then\s+)?(?:{VERBS})\b)|\band then\b|[;:]", segment)[-1].strip()
+
+    # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": the turn of what the step before applied.
+    turn = re.fullmatch(r"(?i)(?:turn|rotate)\s+(?:it\s+)?(?P<way>(?:counter|anti-?)?clockwise)(?:\s+by)?\s*", clause)
+    if turn and unit == "°" and setup.get("applied before"):
+        thing = title_object(block)
+        part = setup["applied before"] + (f" ({thing})" if thing else "")
+        return part, "turning angle", [turn["way"].lower()]
 
     # A reading: "Voltmeter displaying at least 9 volts ...", "Ohmmeter displaying approximately 0 ohm".
     reading = re.search(rf"(?i)\b(?P<meter>{METER})\b.*\b(?:displaying|displays?|shows?|showing|reads?|reading|"
@@ -546,12 +571,19 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
         obj = re.sub(rf"(?i)\s+(?:{ADVERBS})$", "", obj)   # "Tighten the bolts crosswise to"
         part = noun_phrase(obj)
         measure = (step["noun"] and measure_in(step["noun"], unit) and step["noun"].lower()) or verb_measure(clause, unit)
+        conditions = re.findall(r"(?i)^when\b[^,]*", segment.strip())
         if part and measure_only(part):
             # "Adjust idle speed to 800 rpm": the quantity is named, the part comes from around it
             measure = " ".join(part.lower().split()) if measure_in(part, unit) else measure
             part = (checked.get("part") if checked.get("measure") and checked["measure"] in part.lower() else None) \
                 or context_part(block) or section_quantity(block, measure)
-        return (part, measure, re.findall(r"(?i)^when\b[^,]*", segment.strip())) if part else None
+            if not part and checked.get("verb") == "determine" and checked.get("part") and \
+                    re.match(r"(?i)(?:adjust|set)\b", clause):
+                # "Determine thickness of drive pinion shim. Install old shim and circlip. Adjust play
+                # to 0 ... 0.09 mm": the play set is the one that shim is chosen by
+                part = checked["part"]
+                conditions.append(f"when determining the {checked['measure']} of the {part}")
+        return (part, measure, conditions) if part else None
 
     # "A slave cylinder with a diameter of 22.2 mm", "shims (2), which are available in thicknesses of 1 mm".
     having = re.search(rf"(?i)^(?P<before>.*?)\s*,?\s*(?:(?:which\s+)?(?:are|is)\s+(?:available\s+)?)?"
@@ -604,6 +636,13 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
     """Steps that set up the readings after them: where the meter is connected ("Connect voltmeter
     (M 01) between terminal 2 and terminal 6."), the car's state ("Turn on ignition."), and the part
     and condition a "Check ..." step is about ("Check vacuum when decelerating from ...")."""
+    # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": what the step before put on is what
+    # an object-less turn turns. OCR reads the l of Tool as ! or 1.
+    setup["applied before"] = setup.pop("applied", None)
+    applied = re.match(r"(?i)^(?:apply|use|insert|fit|attach|mount|install)\s+(?:the\s+)?(?:(?P<tool>special\s+too[l!1|I]s?)"
+                       r"\s+(?P<number>\d+(?:\s\d+)+)|(?P<np>[^.,;:]+?))\s*\.?$", sentence)
+    if applied:
+        setup["applied"] = f"Special Tool {applied['number']}" if applied["tool"] else noun_phrase(applied["np"])
     connect = re.match(rf"(?i)^(?:connect|attach|back-?probe|hook up)\s+(?:(?P<meter>{METER})\b\s*(?:\([^)]*\))?\s*)?"
                        rf"(?P<conn>.*?)[.?!]?$", sentence)
     if connect:
@@ -615,14 +654,14 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
         if conn and not re.match(r"(?i)(?:between|on|to|at|across|from)\b", conn):
             conn = "at " + conn                          # "Back-probe connector C214 terminal 86 ..."
         setup.clear()
-        setup.update(meter=(connect["meter"] or "").lower() or None, connection=conn or None,
+        setup.update(applied=None, meter=(connect["meter"] or "").lower() or None, connection=conn or None,
                      part=noun_phrase(part["part"]) if part else None, state=[])
         return
     if re.match(r"(?i)^(?:turn|switch) on (?:the )?ignition|^ignition on\b", sentence):
         setup.setdefault("state", []).append("with ignition on")
     elif re.match(r"(?i)^(?:start|run) (?:the )?engine|^engine running\b", sentence):
         setup.setdefault("state", []).append("with engine running")
-    check = re.match(rf"(?i)^(?:check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??(?P<m>{MEASURE_WORDS})"
+    check = re.match(rf"(?i)^(?P<verb>check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??(?P<m>{MEASURE_WORDS})"
                      rf"(?:es|s)?\b(?:\s+of\s+(?:the\s+)?(?P<y>[a-z][a-z -]*?)(?=\s+(?:on|at|between|with|when|through|"
                      rf"for)\b|[,.]|$))?(?P<rest>.*)$", sentence)
     if check:
@@ -633,7 +672,7 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
                           {u for _, _, u, _ in find_quantities(where.group())} & {"°C", "°F", "rpm"})
         checked.clear()
         checked.update(measure=check["m"].lower(), part=noun_phrase(check["x"] or check["y"]),
-                       condition=where.group().strip() if keep else None)
+                       condition=where.group().strip() if keep else None, verb=check["verb"].lower())
 
 
 def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
@@ -653,22 +692,34 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
             block = {**block, "context": {**(block.get("context") or {}), "subhead": lettered[1]}}
             continue
         previous_end = 0
+        before = None             # (the sentence's last fact, its unit) for "... 22.2 mm, instead of 20.64 mm"
         for value in values_in(sentence):
             if value["start"] < previous_end:
                 continue                                 # the conversion in brackets of the value before
             segment = sentence[previous_end:value["start"]]
             printed = f"{value['value']} {value['unit']}"
-            if value["skip"] in ("an id", "part of a spaced number") or \
-                    (in_condition(segment, value["canonical"]) and not re.search(r"[:=]\s*$", segment)):
+            limit = threshold(block, sentence, value, segment)
+            if value["skip"] in ("an id", "part of a spaced number") or (not limit and in_condition(
+                    segment, value["canonical"]) and not re.search(r"[:=]\s*$", segment)):
                 continue                                 # words of the sentence, not a value: the label runs on
             previous_end = value["end"]
-            if value["skip"]:
+            # "A slave cylinder with a diameter of 22.2 mm, instead of 20.64 mm, must be installed": the
+            # value replaced is the same part's, under the condition that it is the one replaced
+            replaced = value["skip"] == "negated" and before and before[1] == value["canonical"] and \
+                re.fullmatch(r"(?i)[\s,;(]*instead of\s*", segment)
+            if value["skip"] and not replaced:
                 left.append((sentence, printed, value["skip"]))
                 continue
             if interleaved(sentence):
                 left.append((sentence, printed, "lines of two columns merged around it"))
                 continue
-            if value["variant"] and label and re.fullmatch(r"[\s,;]*(?:and\s+)?[A-Z]\d\d\s*", segment):
+            if replaced:
+                new = before[0]
+                named = (new["component"], new["measure"],
+                         [f"replaced by the {new['value']} {new['unit']} {new['component']}"])
+            elif limit:
+                named = limit
+            elif value["variant"] and label and re.fullmatch(r"[\s,;]*(?:and\s+)?[A-Z]\d\d\s*", segment):
                 named = label                            # "..., K25 22.4 mm": the same label's next engine
             else:
                 named = name_value(block, sentence, value, segment, setup, checked)
@@ -702,6 +753,7 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
             facts.append({"component": component, "measure": measure, "variant": value["variant"], "screw": None,
                           "value": value["value"], "unit": unit_as_printed(value["unit"]), "alt": value["alt"],
                           "stage": None, "group": None, "line": sentence, "condition": condition})
+            before = (facts[-1], value["canonical"])
     kept = unambiguous(facts)
     left += [(f["line"], f"{f['value']} {f['unit']}", "two values for one part and condition") for f in facts
              if f not in kept]

@@ -116,12 +116,20 @@ def test_k_ohms_values_and_a_negated_one():                                   # 
     ]
 
 
-def test_diameter_with_its_version_and_not_the_one_it_replaces():             # 21-5
-    f = only('A slave cylinder with a diameter of 22.2 mm\n(0.874"), instead of 20.64 mm (0.809"), must\n'
-             "be installed for the version with a double mass\nflywheel, to avoid contact of the release lever\n"
-             "when the clutch pedal is floored (also refer to\nService Information of Group 21).")
-    assert (f["component"], f["measure"], f["value"], f["unit"], f["alt"]) == ("slave cylinder", "diameter", "22.2", "mm", '0.874"')
-    assert f["condition"] == "for the version with a double mass flywheel"
+def test_diameter_with_its_version_and_the_one_it_replaces():                # 21-5
+    new, old = text_facts({"text": 'A slave cylinder with a diameter of 22.2 mm\n(0.874"), instead of 20.64 mm (0.809"), '
+                                   "must\nbe installed for the version with a double mass\nflywheel, to avoid contact of "
+                                   "the release lever\nwhen the clutch pedal is floored (also refer to\nService "
+                                   "Information of Group 21).", "context": {}})
+    assert (new["component"], new["measure"], new["value"], new["unit"], new["alt"]) == \
+        ("slave cylinder", "diameter", "22.2", "mm", '0.874"')
+    assert new["condition"] == "for the version with a double mass flywheel"
+    # "instead of" names the diameter it replaces: the same part's, said to be the one replaced
+    assert (old["component"], old["measure"], old["value"], old["unit"], old["alt"]) == \
+        ("slave cylinder", "diameter", "20.64", "mm", '0.809"')
+    assert old["condition"] == "replaced by the 22.2 mm slave cylinder for the version with a double mass flywheel"
+    # a value replaced by nothing the sentence gives stays negated
+    assert facts("Install a new seal instead of 2 mm shims.") == []
 
 
 def test_drawing_letters_take_their_noun_and_shims_their_thickness():        # 54-16
@@ -178,17 +186,38 @@ def test_chalk_mark_length_is_a_range():                                      # 
                  "of the tire being\nbalanced, opposite the valve.") == [("adhesive tape or chalk mark", "length", "3 to 4", "cm")]
 
 
-def test_a_threshold_inside_an_if_clause_is_no_spec():                        # 36-1
-    assert facts("If a value of more than 15 grams is dis-\nplayed for finish balancing of a wheel,\nthe possible causes "
-                 "(e.g. inaccurate\nstationary balancing, centering, etc.),\nalso refer to Service Information\n"
-                 "36 0 483 (196), must be eliminated prior\nto finish balancing.") == []
+def test_a_limit_the_reading_of_an_if_clause_must_not_pass():                 # 36-1, as OCR'd
+    text = ("If a value of more than 15 grams Is dis-\nplayed for finish balancing of a wheel,\nthe possible causes "
+            "(e.g. inaccurate\nstationary balancing, centering, etc.),\nalso refer to Service Information\n"
+            "36 0 483 (196), must be eliminated prior\nto finish balancing.")
+    assert facts(text) == [("finish balancing of a wheel", "upper limit of the reading", "more than 15", "grams")]
+    # without its side ("more than") the number is no limit; a state in an if-clause stays a condition
+    assert facts(text.replace("more than ", "")) == []
+    assert facts("If the coolant temperature is above 30° C, replace the sensor.") == []
 
 
-def test_values_spec_check_would_misread_are_left_out():                      # 35-7, 23-187
-    # spec_check reads "14.2 + 0.1 mm" as 0.1 mm and "0 ... 0.09 mm" as 0.09 mm: a wrong number in the index
-    assert facts("When pedal movement is difficult, drill\nor ream out the bearing sleeve to a\nproduction diameter of "
-                 "14.2 + 0.1 mm\n(0.559 + 0.004\").") == []
-    assert facts("Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").") == []
+def test_a_one_sided_tolerance_and_a_dotted_range_are_one_value():            # 35-7, 23-187
+    f = only("When pedal movement is difficult, drill\nor ream out the bearing sleeve to a\nproduction diameter of "
+             "14.2 + 0.1 mm\n(0.559 + 0.004\").")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["alt"], f["condition"]) == \
+        ("bearing sleeve", "production diameter", "14.2 + 0.1", "mm", '0.559 + 0.004"', "When pedal movement is difficult")
+    # the play a shim is chosen by: the part is the one the block's "Determine" step names
+    f = only("Install gear wheel set.\nDetermine thickness of drive pinion\nshim.\nInstall old shim and circlip.\n"
+             "Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").\nDetermine thickness of shim for guide\nsleeve - see 23 11 623.")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["condition"]) == \
+        ("drive pinion shim", "play", "0 ... 0.09", "mm", "when determining the thickness of the drive pinion shim")
+    assert facts("Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").") == []     # the play of what, the line does not say
+    # "2 + 3 mm" is no tolerance: spec_check would read 3 mm, so the value is left out
+    assert facts("Shorten the hose by 2 + 3 mm.") == []
+
+
+def test_a_turn_with_no_object_turns_what_the_step_before_applied():          # 25-4, as OCR'd
+    text = "Apply Special Too! 25 1 100.\nTurn counterclockwise 90°.\nPush up spherical plate."
+    f = only(text, operation_title="REMOVING AND INSTALLING SHIFT LEVER")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["condition"]) == \
+        ("Special Tool 25 1 100 (shift lever)", "turning angle", "90", "°", "counterclockwise")
+    # the tool's number is never a value, and a turn with no step before it names nothing
+    assert facts("Push up spherical plate.\nTurn counterclockwise 90°.") == []
 
 
 # ------------------------------------------------------------------ numbers that are never values
