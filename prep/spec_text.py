@@ -33,6 +33,9 @@ MEASURES = ["tightening torque", "torque angle", "axial play", "end play", "radi
             "quantity", "volume", "angle", "value", "lift", "travel", "stroke", "tension", "deflection", "force",
             "weight", "imbalance", "rating", "preload"]
 MEASURE_WORDS = "|".join(re.escape(m) for m in sorted(MEASURES, key=len, reverse=True))
+# Those that are lengths, and so never a reading in Nm or volts ("Check runout ... Maximum 30 Nm").
+LENGTHS = {"axial play", "end play", "radial play", "production diameter", "thickness", "clearance", "play", "backlash",
+           "runout", "gap", "diameter", "protrusion", "depth", "lift", "stroke"}
 # A label made only of these (and a letter such as the A of "distance A") names no part.
 MEASURE_ONLY = set(" ".join(MEASURES).split()) | {"minimum", "maximum", "min", "max", "basic", "nominal", "specified",
                                                    "permissible", "actual", "total", "new", "adjustment", "setting"}
@@ -57,7 +60,9 @@ VERBS = ("tighten|torque|heat|warm|cool|adjust|set|reduce|ream|drill|bore|machin
 # Comparison and approximation words the manual prints before a value; kept in the value as printed.
 QUALIFIER = (r"(?:(?:only|approx\.?|approximately|about|around|ca\.|circa|roughly|at least|at most|not more than|"
              r"not less than|no more than|no less than|more than|less than|greater than|min\.|minimum|max\.|maximum|"
-             r"up to|within|≤|≥|⩽|⩾|<=|>=|=<|=>|<|>|≈|~)\s*)+")
+             r"up to|within|≤|≥|⩽|⩾|<=|>=|=<|=>|<|>|≈|~|"
+             # the Italian test pages: "maggiore di 1 M Ω", "ogni volta minore di 10 Ω", "circa 0 V"
+             r"ogni volta|maggiore di|minore di|maggiore|minore|circa|almeno)\s*)+")
 # A number right after one of these is an id (terminal 30, pin 37, fuse 17, Fig. 4), never a value.
 ID_WORDS = (r"(?i)\b(?:terminals?|term\.|pins?|fuses?|relays?|connectors?|plugs?|steps?|fig\.?|figures?|page|"
             r"group|gr\.|no\.|number|code|items?|positions?|type|part|tools?|see|version|model|cylinder)\s*$")
@@ -153,7 +158,7 @@ def values_in(sentence: str) -> list[dict]:
         dash_after_word = not sign and re.search(r"[A-Za-z)]\s*[-—–−]\s?$", before)
         if sign:
             before = before[:sign.start(1)]
-        qualifier = re.search(QUALIFIER + r"$", before)
+        qualifier = re.search(r"(?i)" + QUALIFIER + r"$", before)   # "Maximum 0.1 mm" opens a sentence
         if qualifier:
             before = before[:qualifier.start()]
         variant = re.search(r"\b([A-Z]\d\d)\s+$", before)   # "K20 20.4 mm": the engine the value is for
@@ -317,6 +322,7 @@ def measure_in(text: str, unit: str) -> str | None:
             "voltage": {"V", "mV"}, "resistance": {"Ω", "kΩ"}, "current": {"A", "mA"},
             "temperature": {"°C", "°F"}, "pressure": {"bar", "mbar", "kPa", "MPa", "psi"},
             "vacuum": {"bar", "mbar", "kPa", "psi"}, "angle": {"°"}, "torque angle": {"°"}}
+    fits.update({length: {"mm", "cm", "in"} for length in LENGTHS})
     if word in fits and unit not in fits[word]:
         return None
     return "tightening torque" if word == "torque" else word
@@ -441,11 +447,13 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if verb and not re.match(rf"(?i)^(?:{MEASURE_WORDS})\b", verb["rest"]):
         # a step ending in a named dimension: the step's object is the part
         tail = re.search(rf"(?i)\b(?:at|to|with)\s+(?:a\s+)?(?P<m>(?:{MEASURE_WORDS})(?:\s+[A-Za-z])?)$", verb["rest"])
-        if not tail:
+        if tail:
+            obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()], maxsplit=1)
+            part = noun_phrase(obj[0])
+            return (part, tail["m"], obj[1:]) if part else None
+        if not re.search(rf"(?i)\s(?:{MEASURE_WORDS})$", verb["rest"]):
             return None
-        obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()], maxsplit=1)
-        part = noun_phrase(obj[0])
-        return (part, tail["m"], obj[1:]) if part else None
+        # "Check brake disc runout: maximum 0.1 mm": the object names the part and the quantity
     if verb:
         text = verb["rest"]                              # "Adjust distance A" → "distance A"
     head, part, conditions = split_label(text)
@@ -509,6 +517,14 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     unit = value["canonical"]
     after = sentence[value["end"]:]
     clause = re.split(rf"(?i),\s+(?=(?:and\s+)?(?:then\s+)?(?:{VERBS})\b)|\band then\b|[;:]", segment)[-1].strip()
+
+    # An Italian page ("... al polo positivo di una pila piatta da 1,5 V per il fermo della miscela
+    # povera"): a number and a unit read the same in any language, the words around them do not, so
+    # only this language's own shape names a part; the English shapes below would misread it.
+    if block.get("lang") == "it":
+        da = re.search(r"(?i)\b(?:un|una|uno|il|la|lo|l')\s*(?P<np>[a-zà-ù]+(?:\s+[a-zà-ù]+){0,2})\s+da\s*$", clause)
+        part = noun_phrase(da["np"]) if da else None
+        return (part, UNIT_MEASURE.get(unit, "value"), []) if part else None
 
     # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": the turn of what the step before applied.
     turn = re.fullmatch(r"(?i)(?:turn|rotate)\s+(?:it\s+)?(?P<way>(?:counter|anti-?)?clockwise)(?:\s+by)?\s*", clause)
@@ -624,6 +640,19 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
         return noun_phrase(subject["part"]), verb_measure(subject["verb"] + subject["rest"], unit), \
             [where.group()] if where else []
 
+    # "Check runout of brake disc. Maximum 0.1 mm (0.004").": a bound opening the sentence after a
+    # check is the checked part's limit of the checked quantity.
+    bound = re.match(r"(?i)(max|min)(?:\.|imum\b)", value["value"])
+    if not segment.strip() and bound and checked.get("part") and checked.get("measure") and \
+            measure_in(checked["measure"], unit):
+        return checked["part"], f"{bound[1].lower()}imum {checked['measure']}", \
+            [checked["condition"]] if checked.get("condition") else []
+
+    # "Distance B 10.1 mm": a drawing's letter as a label without ':' or '='.
+    lettered = re.fullmatch(rf"(?i)((?:{MEASURE_WORDS})\s+(?-i:[A-Z]))\s*", segment)
+    if lettered and segment == sentence[:value["start"]]:
+        return name_label(block, sentence, lettered[1], value, setup, checked)
+
     # "Air drying time at least 10 minutes.": a bare label at the start of a sentence.
     if segment == sentence[:value["start"]] and re.fullmatch(r"[A-Z][a-z]+(?:\s+[a-z]+){0,4}\s*", segment) and \
             measure_in(segment, unit):
@@ -671,7 +700,11 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
         keep = where and (re.search(rf"(?i){STATE_WORDS}|\bpins?\b|\bterminals?\b|\bground\b", where.group()) or
                           {u for _, _, u, _ in find_quantities(where.group())} & {"°C", "°F", "rpm"})
         checked.clear()
-        checked.update(measure=check["m"].lower(), part=noun_phrase(check["x"] or check["y"]),
+        # "Measure lateral runout of brake disc": the words before the quantity qualify it when a
+        # part follows "of"; "Check layshaft axial play": they name the part
+        x = re.sub(r"(?i)^(?:the|a|an)\b\s*", "", check["x"] or "") or None
+        measure = f"{x} {check['m']}" if x and check["y"] else check["m"]
+        checked.update(measure=measure.lower(), part=noun_phrase(check["y"] or x),
                        condition=where.group().strip() if keep else None, verb=check["verb"].lower())
 
 

@@ -172,6 +172,36 @@ def test_values_described_by_the_words_around_them():                         # 
     assert facts("Air drying time at least 10 minutes.") == [("Air drying time", "drying time", "at least 10", "minutes")]
 
 
+def test_limits_and_drawing_letters_in_the_issues_shapes():                    # manual's style (issue 23)
+    # a bound opening the sentence after a check: the checked part's limit
+    assert facts('Measure lateral runout of brake disc.\nMaximum 0.1 mm (0.004").') == \
+        [("brake disc", "maximum lateral runout", "Maximum 0.1", "mm")]
+    assert facts("Check gap of spark plugs.\nMinimum 0.7 mm.") == [("spark plugs", "minimum gap", "Minimum 0.7", "mm")]
+    assert facts('Check brake disc runout: maximum 0.1 mm (0.004").') == [("brake disc", "runout", "maximum 0.1", "mm")]
+    # a length's bound is never a torque, and a bound with no check before it names nothing
+    assert facts("Check runout of brake disc.\nTighten bolts.\nMaximum 30 Nm.") == []
+    assert facts('Maximum 0.1 mm (0.004").') == []
+    # a drawing's letter as a label without "=": where it is taken comes from the title
+    assert facts("Distance B 10.1 mm", operation_title="ADJUSTING HOOD") == [("Distance B (hood)", "distance", "10.1", "mm")]
+    assert facts("A = 60 mm") == []                   # what A is, the drawing says, not the line
+
+
+def test_an_italian_page_is_read_by_its_own_words():                          # Bosch 05-06, as OCR'd (ita)
+    text = ("In questo caso devono essere eseguiti manuolmente i cicli di prova 39, 40, 41, 42, cioè va staccata\n"
+            "la spina della sonda Lambda e l'estremità sul loto della centralina elettronica (mors, 24) va appli-\n"
+            "cata alla massa per il fermo della miscela ricca o al polo positivo di una pila piatta da 1,5 V per\n"
+            "11 fermò della miscela povera (collegare 11 polo positivo della pilo piatta alla massa).")
+    f = text_facts({"text": text, "context": {}, "source": {}, "lang": "it"})
+    assert [(x["component"], x["measure"], x["value"], x["unit"], x["condition"]) for x in f] == \
+        [("pila piatta", "voltage", "1,5", "V", None)]       # the scan's "11" for "il" is no condition's number
+    # the comparison words are the language's: kept with the value as printed
+    from prep.spec_text import values_in
+    assert [v["value"] for v in values_in("minore di 10 Ω, ogni volta minore di 10 Ω, maggiore di 1 V")] == \
+        ["minore di 10", "ogni volta minore di 10", "maggiore di 1"]
+    # the English shapes do not read Italian words: "Tighten ... to" here is no step
+    assert text_facts({"text": "Tighten valve to 10 Nm.", "context": {}, "source": {}, "lang": "it"}) == []
+
+
 def test_bare_screw_takes_the_operation_it_belongs_to():                      # 51-262
     line = ("Compress drive (position A), pull down\nslightly (linkage play) and then tighten\n"
             "screw to 2 Nm (1.4 ft. lbs.).")
