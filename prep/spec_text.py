@@ -474,8 +474,11 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if not part and setup.get("part") and not own_connection:
         part = setup["part"]                             # "Back-probe ... at the horn relay. Measure voltage ..."
         conditions = [c for c in (setup.get("connection"), *setup.get("state", [])) if c] + conditions
-    generic = re.fullmatch(r"(?:(?:minimum|maximum|nominal|specified|test|permissible)\s+)?value", measure)
-    follows_check = checked.get("measure") and (checked["measure"] in measure or generic)
+    generic = re.fullmatch(r"(?:(?:minimum|maximum|nominal|specified|test|permissible)\s+)?value|wear limit", measure)
+    # the label names the checked quantity ("Axial play", "Max. permissible runout" after "Check lateral
+    # runout ...") or a bare value of it, in a unit that quantity is read in
+    follows_check = checked.get("measure") and (checked["measure"].split()[-1] in measure.split() or
+                                                generic and measure_in(checked["measure"], unit))
     if not part and follows_check:
         part = checked.get("part")                       # "Check layshaft axial play ... Axial play = ..."
     if not conditions and follows_check and checked.get("condition"):
@@ -491,7 +494,8 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if generic and follows_check and measure_in(checked["measure"], unit):
         # "Check vacuum ... Minimum value: -0.35 bar" → minimum vacuum; "Nominal value: 2.5 kΩ" → resistance
         bound = re.match(r"(minimum|maximum)\b", measure)
-        measure = f"{bound[1]} {checked['measure']}" if bound else checked["measure"]
+        measure = f"{bound[1]} {checked['measure']}" if bound else \
+            f"{checked['measure']} wear limit" if measure == "wear limit" else checked["measure"]
     return part, measure, conditions
 
 
@@ -653,6 +657,11 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     if lettered and segment == sentence[:value["start"]]:
         return name_label(block, sentence, lettered[1], value, setup, checked)
 
+    # "Max. permissible runout 0.05 mm" after "Check lateral runout of brake disc": a label of
+    # quantity words alone, without ':', opening the sentence.
+    if segment == sentence[:value["start"]] and measure_only(segment) and measure_in(segment, unit):
+        return name_label(block, sentence, segment, value, setup, checked)
+
     # "Air drying time at least 10 minutes.": a bare label at the start of a sentence.
     if segment == sentence[:value["start"]] and re.fullmatch(r"[A-Z][a-z]+(?:\s+[a-z]+){0,4}\s*", segment) and \
             measure_in(segment, unit):
@@ -693,7 +702,8 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
     check = re.match(rf"(?i)^(?P<verb>check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??(?P<m>{MEASURE_WORDS})"
                      rf"(?:es|s)?\b(?:\s+of\s+(?:the\s+)?(?P<y>[a-z][a-z -]*?)(?=\s+(?:on|at|between|with|when|through|"
                      rf"for)\b|[,.]|$))?(?P<rest>.*)$", sentence)
-    if check:
+    if check and not re.match(r"\s*[:=]", check["rest"]):
+        # ("Test value: approx. 2.4 kΩ" is a label, not a test step)
         # "Check voltage on pin 37 with ignition on." / "Check vacuum when decelerating from ...":
         # where and when the next "Nominal value:" holds
         where = re.search(r"(?i)\b(?:on|at|between|from|when|while|with)\b[^.;]*", check["rest"])

@@ -181,6 +181,18 @@ def test_limits_and_drawing_letters_in_the_issues_shapes():                    #
     # a length's bound is never a torque, and a bound with no check before it names nothing
     assert facts("Check runout of brake disc.\nTighten bolts.\nMaximum 30 Nm.") == []
     assert facts('Maximum 0.1 mm (0.004").') == []
+    # a label after the check: a dotted range, a wear limit, a test value, a label without ':'
+    assert facts('Check crankshaft axial play.\nAxial play: 0.085 ... 0.174 mm (0.0033 ... 0.0068").') == \
+        [("crankshaft", "axial play", "0.085 ... 0.174", "mm")]
+    assert facts("Measure thickness of brake pads.\nWear limit: 2.0 mm.") == \
+        [("brake pads", "thickness wear limit", "2.0", "mm")]
+    assert facts("Check resistance of idle speed actuator.\nTest value: approx. 2.4 kΩ.") == \
+        [("idle speed actuator", "resistance", "approx. 2.4", "kΩ")]      # "Test value:" is no test step
+    assert facts("Check lateral runout of brake disc.\nMax. permissible runout 0.05 mm.") == \
+        [("brake disc", "max. permissible runout", "0.05", "mm")]
+    # a bare value in a unit the checked quantity is never read in is not the checked part's
+    assert facts("Check runout of brake disc.\nWear limit: 20 Nm.") == []
+    assert facts("Max. permissible runout 0.05 mm.") == []
     # a drawing's letter as a label without "=": where it is taken comes from the title
     assert facts("Distance B 10.1 mm", operation_title="ADJUSTING HOOD") == [("Distance B (hood)", "distance", "10.1", "mm")]
     assert facts("A = 60 mm") == []                   # what A is, the drawing says, not the line
