@@ -183,6 +183,8 @@ def values_in(sentence: str) -> list[dict]:
             value["skip"] = "part of a spaced number"
         elif re.search(r"\d\s*(?:\+|\.{2,}|…|x|×|/)\s*$", before):
             value["skip"] = "a compound the checker reads as another number"
+        elif re.search(r"(?i)\b(?:(?:must|should|may|shall|does|do)\s+not|not\s+to)\s+exceed\s*$", before):
+            value["bound"] = "maximum"                   # "Runout must not exceed 0.2 mm": a limit, not a negation
         elif NEGATION.search(clause_before(sentence, value["start"])):
             value["skip"] = "negated"
         found.append(value)
@@ -321,7 +323,8 @@ def measure_in(text: str, unit: str) -> str | None:
     fits = {"tightening torque": {"Nm", "ft-lb", "in-lb"}, "torque": {"Nm", "ft-lb", "in-lb"},
             "voltage": {"V", "mV"}, "resistance": {"Ω", "kΩ"}, "current": {"A", "mA"},
             "temperature": {"°C", "°F"}, "pressure": {"bar", "mbar", "kPa", "MPa", "psi"},
-            "vacuum": {"bar", "mbar", "kPa", "psi"}, "angle": {"°"}, "torque angle": {"°"}}
+            "vacuum": {"bar", "mbar", "kPa", "psi"}, "angle": {"°"}, "torque angle": {"°"},
+            "speed": {"rpm"}, "idle speed": {"rpm"}, "engine speed": {"rpm"}}
     fits.update({length: {"mm", "cm", "in"} for length in LENGTHS})
     if word in fits and unit not in fits[word]:
         return None
@@ -636,7 +639,9 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     subject = re.match(r"(?i)^(?P<part>[^,;:]+?)\s+(?P<verb>must|should|shall|is|are|protrudes?|stands?)\b"
                        r"(?P<rest>[^,;:]*?)\s*(?:with|to|by|of|at)?\s*$", clause)
     if subject and noun_phrase(subject["part"]) and (measure_only(subject["part"]) or
-                                                      re.search(rf"(?i)\b(?:{MEASURE_WORDS})$", subject["part"])):
+                                                      re.search(rf"(?i)\b(?:{MEASURE_WORDS})$", subject["part"]) or
+                                                      split_label(subject["part"])[1]):
+        # ("Runout of brake disc must not exceed ...": a quantity of a part)
         # "Axial play must be ...", "Battery voltage must be at least 12 V": a label with a verb
         return name_label(block, sentence, subject["part"], value, setup, checked)
     if subject and noun_phrase(subject["part"]):
@@ -786,6 +791,8 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
                 location = None
             conditions = list(conditions) + ([f"at the {location['at']}"] if location else []) + \
                 after_conditions(sentence[value["end"]:])
+            if value.get("bound") and not re.match(r"(?i)max", measure):
+                measure = f"{value['bound']} {measure}"
             condition = clean_condition(joined(conditions)) if conditions else None
             if conditions and condition is None:
                 left.append((sentence, printed, "its condition is garbled"))

@@ -193,6 +193,12 @@ def test_limits_and_drawing_letters_in_the_issues_shapes():                    #
     # a bare value in a unit the checked quantity is never read in is not the checked part's
     assert facts("Check runout of brake disc.\nWear limit: 20 Nm.") == []
     assert facts("Max. permissible runout 0.05 mm.") == []
+    # "must not exceed" is a limit, no negation; a quantity's name never lands on another unit
+    assert facts('Runout of brake disc must not exceed 0.2 mm (0.008").') == [("brake disc", "maximum runout", "0.2", "mm")]
+    assert facts("Check runout of brake disc.\nRunout must not exceed 0.2 mm.") == \
+        [("brake disc", "maximum runout", "0.2", "mm")]
+    assert facts("Oil pressure at idle speed: min. 0.5 bar.") == \
+        [("Oil pressure at idle speed", "pressure", "min. 0.5", "bar")]          # not "idle speed" in bar
     # a drawing's letter as a label without "=": where it is taken comes from the title
     assert facts("Distance B 10.1 mm", operation_title="ADJUSTING HOOD") == [("Distance B (hood)", "distance", "10.1", "mm")]
     assert facts("A = 60 mm") == []                   # what A is, the drawing says, not the line
