@@ -243,7 +243,8 @@ def after_conditions(after: str) -> list[str]:
         found.append(right[1])
     # "... with the knife*, if the window can be used again": an if/when clause right after the value
     # is its condition; one further on ("..., to avoid contact ... when the pedal is floored") is not.
-    soon = re.match(r"(?i)^\s*(?:with the [a-z]+\W*)?,?\s*((?:if|when|unless)\b[^,;.?!]+)", after)
+    # ("... b = 22 mm When Replacing Window: a = 10 mm": a heading of the values after it, not this one's)
+    soon = re.match(r"(?i)^\s*(?:with the [a-z]+\W*)?,?\s*((?:if|when|unless)\b[^,;.?!:]+)(?=[,;.?!]|$)", after)
     if soon:
         found.append(soon[1])
     for m in re.finditer(r"(?i)\bfor (?:the )?(?:version|model|car|vehicle)s? with[^,;.?!]+|"
@@ -557,6 +558,17 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
         where = re.match(r"\s*((?:on|at|between|across)\b[^,.;?]*?)(?=\s+with\b|[,.;?]|$)", after)
         return (component, UNIT_MEASURE.get(unit, "value"), [where[1]] if where else []) if component else None
 
+    # A legend's letter ("a = 12 mm" under "Shape of Cement Bead When Reusing Window:"): a dimension of
+    # the legend's subject; a "When ...:" line between the letters holds for the letters after it.
+    legend = setup.get("legend")
+    letter = re.search(r"(?:^|[\s:.])(?-i:[A-Za-z])\s*=\s*$", segment)
+    if legend and letter and not re.search(rf"(?i)\b(?:{MEASURE_WORDS})\s+[A-Za-z]\s*=\s*$", segment):
+        when = re.search(r"(?i)\b(?:when|for|with)\s+[^.:=]+?(?=\s*[.:])", segment)
+        if when:
+            legend["condition"] = " ".join(when.group().lower().split())
+        return legend["part"], f"{legend['kind']}dimension {letter.group().strip(' =:.')}", \
+            [legend["condition"]] if legend["condition"] else []
+
     # A label: "Minimum value: -0.35 bar", "B = 159 mm", "voltage to ground: battery voltage (11–13 V)".
     labelled = re.fullmatch(rf"(?i)(?P<label>[^:=]*?)\s*[:=]\s*(?:(?:battery\s+)?(?:[a-z]+\s+)?(?:{MEASURE_WORDS})\s*\(\s*)?"
                             rf"(?-i:[A-Z]\d\d\s*)?", segment)
@@ -679,6 +691,14 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
     """Steps that set up the readings after them: where the meter is connected ("Connect voltmeter
     (M 01) between terminal 2 and terminal 6."), the car's state ("Turn on ignition."), and the part
     and condition a "Check ..." step is about ("Check vacuum when decelerating from ...")."""
+    # A legend's heading ("Shape of Cement Bead When Reusing Window:"): the letters under it ("a = 12
+    # mm") are dimensions of its subject.
+    legend = re.search(r"(?i)(?:^|[.:]\s+)(?P<kind>shape|dimensions?|sizes?)\s+of\s+(?P<np>[^.:=]+?)"
+                       r"(?:\s+(?P<cond>(?:when|for|with)\s+[^.:=]+?))?\s*:", sentence)
+    if legend and noun_phrase(legend["np"]):
+        setup["legend"] = {"part": noun_phrase(legend["np"]).lower(),
+                           "kind": "shape " if legend["kind"].lower() == "shape" else "",
+                           "condition": " ".join(legend["cond"].lower().split()) if legend["cond"] else None}
     # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": what the step before put on is what
     # an object-less turn turns. OCR reads the l of Tool as ! or 1.
     setup["applied before"] = setup.pop("applied", None)
@@ -697,7 +717,7 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
         if conn and not re.match(r"(?i)(?:between|on|to|at|across|from)\b", conn):
             conn = "at " + conn                          # "Back-probe connector C214 terminal 86 ..."
         setup.clear()
-        setup.update(applied=None, meter=(connect["meter"] or "").lower() or None, connection=conn or None,
+        setup.update(applied=None, legend=setup.get("legend"), meter=(connect["meter"] or "").lower() or None, connection=conn or None,
                      part=noun_phrase(part["part"]) if part else None, state=[])
         return
     if re.match(r"(?i)^(?:turn|switch) on (?:the )?ignition|^ignition on\b", sentence):

@@ -148,6 +148,22 @@ def test_a_letter_no_noun_names_is_left_out():                                # 
     assert facts('b = 22 mm (0.866")\nWhen Replacing Window:\na = 10 mm (0.394)\nb = 12 mm (0.472")') == []
 
 
+def test_a_legend_under_its_heading_names_its_letters():                      # 51-314, as printed
+    # the page prints the legend of its drawing under its heading; a "When ...:" line between the
+    # letters holds for the letters after it (the OCR'd block above lost the heading: nothing is read)
+    text = ('Selecting Nozzles:\nShape of Cement Bead When Reusing Window:\na = 12 mm (0.472")\nb = 22 mm (0.866")\n'
+            'When Replacing Window:\na = 10 mm (0.394")\nb = 12 mm (0.472")')
+    got = [(f["component"], f["measure"], f["value"], f["unit"], f["condition"])
+           for f in text_facts({"text": text, "context": {}, "source": {}})]
+    assert got == [("cement bead", "shape dimension a", "12", "mm", "when reusing window"),
+                   ("cement bead", "shape dimension b", "22", "mm", "when reusing window"),
+                   ("cement bead", "shape dimension a", "10", "mm", "when replacing window"),
+                   ("cement bead", "shape dimension b", "12", "mm", "when replacing window")]
+    # a letter a noun names keeps that noun, legend or not
+    assert facts('Dimensions of Top:\nAdjust distance\nA = 181 mm (7.126") - front threaded pin')[0][:2] == \
+        ("distance A at the front threaded pin", "distance")
+
+
 def test_label_naming_a_quantity_and_a_part_is_split():                      # 34-15, the sample manual's 34-15
     assert facts('Basic adjustment distance A on piston rod\n= 125 mm (4.921").') == \
         [("piston rod", "basic adjustment distance A", "125", "mm")]
