@@ -452,7 +452,8 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
         # a step ending in a named dimension: the step's object is the part
         tail = re.search(rf"(?i)\b(?:at|to|with)\s+(?:a\s+)?(?P<m>(?:{MEASURE_WORDS})(?:\s+[A-Za-z])?)$", verb["rest"])
         if tail:
-            obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()], maxsplit=1)
+            obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()],
+                           maxsplit=1)
             part = noun_phrase(obj[0])
             return (part, tail["m"], obj[1:]) if part else None
         if not re.search(rf"(?i)\s(?:{MEASURE_WORDS})$", verb["rest"]):
@@ -530,7 +531,8 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     # povera"): a number and a unit read the same in any language, the words around them do not, so
     # only this language's own shape names a part; the English shapes below would misread it.
     if block.get("lang") == "it":
-        da = re.search(r"(?i)\b(?:un|una|uno|il|la|lo|l')\s*(?P<np>[a-zà-ù]+(?:\s+[a-zà-ù]+){0,2})\s+da\s*$", clause)
+        da = re.search(r"(?i)\b(?:un|una|uno|il|la|lo|l')\s*(?P<np>[a-zà-ù]+(?:\s+[a-zà-ù]+){0,2})\s+da\s*$",
+                       clause)
         part = noun_phrase(da["np"]) if da else None
         return (part, UNIT_MEASURE.get(unit, "value"), []) if part else None
 
@@ -702,8 +704,9 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
     # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": what the step before put on is what
     # an object-less turn turns. OCR reads the l of Tool as ! or 1.
     setup["applied before"] = setup.pop("applied", None)
-    applied = re.match(r"(?i)^(?:apply|use|insert|fit|attach|mount|install)\s+(?:the\s+)?(?:(?P<tool>special\s+too[l!1|I]s?)"
-                       r"\s+(?P<number>\d+(?:\s\d+)+)|(?P<np>[^.,;:]+?))\s*\.?$", sentence)
+    applied = re.match(r"(?i)^(?:apply|use|insert|fit|attach|mount|install)\s+(?:the\s+)?"
+                       r"(?:(?P<tool>special\s+too[l!1|I]s?)\s+(?P<number>\d+(?:\s\d+)+)|(?P<np>[^.,;:]+?))\s*\.?$",
+                       sentence)
     if applied:
         setup["applied"] = f"Special Tool {applied['number']}" if applied["tool"] else noun_phrase(applied["np"])
     connect = re.match(rf"(?i)^(?:connect|attach|back-?probe|hook up)\s+(?:(?P<meter>{METER})\b\s*(?:\([^)]*\))?\s*)?"
@@ -717,14 +720,16 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
         if conn and not re.match(r"(?i)(?:between|on|to|at|across|from)\b", conn):
             conn = "at " + conn                          # "Back-probe connector C214 terminal 86 ..."
         setup.clear()
-        setup.update(applied=None, legend=setup.get("legend"), meter=(connect["meter"] or "").lower() or None, connection=conn or None,
+        setup.update(applied=None, legend=setup.get("legend"),
+                     meter=(connect["meter"] or "").lower() or None, connection=conn or None,
                      part=noun_phrase(part["part"]) if part else None, state=[])
         return
     if re.match(r"(?i)^(?:turn|switch) on (?:the )?ignition|^ignition on\b", sentence):
         setup.setdefault("state", []).append("with ignition on")
     elif re.match(r"(?i)^(?:start|run) (?:the )?engine|^engine running\b", sentence):
         setup.setdefault("state", []).append("with engine running")
-    check = re.match(rf"(?i)^(?P<verb>check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??(?P<m>{MEASURE_WORDS})"
+    check = re.match(rf"(?i)^(?P<verb>check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??"
+                     rf"(?P<m>{MEASURE_WORDS})"
                      rf"(?:es|s)?\b(?:\s+of\s+(?:the\s+)?(?P<y>[a-z][a-z -]*?)(?=\s+(?:on|at|between|with|when|through|"
                      rf"for)\b|[,.]|$))?(?P<rest>.*)$", sentence)
     if check and not re.match(r"\s*[:=]", check["rest"]):
