@@ -14,7 +14,10 @@ every number with a unit, found by spec_check.py's grammar (the one serve checks
 its qualifier as printed -> numbers that are ids, negated or a condition's are set aside -> the first
 of a few sentence shapes that names what the value belongs to -> the fact, kept only when spec_check
 reads its value back as the same number. A value no shape can name is left out: a missing number is
-better than a number on the wrong part.
+better than a number on the wrong part. Besides labels and steps, the shapes read limits ("Maximum 0.1
+mm" after a check, "must not exceed", "If a value of more than 15 grams is displayed for ..."), a
+legend's letters under its heading, the value a part replaces ("instead of 20.64 mm"), and an Italian
+page by its own words only ("una pila piatta da 1,5 V", "minore di 10 Ω").
 """
 
 from __future__ import annotations
