@@ -107,11 +107,14 @@ _UNIT_RE += r"|in(?=\s*(?:$|[,;:)\]]))"
 UNIT_PATTERN = _UNIT_RE
 
 _NUMBER = r"[-−]?\d+(?:[.,]\d+)*"
-# "0.8-1.1 mm", "0.8 to 1.1 mm", "between 0.8 and 1.1 mm": the unit after a range covers both ends.
-# "850 ± 50 rpm": a nominal value with its tolerance, kept together.
+# "0.8-1.1 mm", "0.8 to 1.1 mm", "0 ... 0.09 mm", "between 0.8 and 1.1 mm": the unit after a range
+# covers both ends. "850 ± 50 rpm": a nominal value with its tolerance, kept together; so is a
+# one-sided tolerance below 1 ("14.2 + 0.1 mm": 14.2 to 14.3 mm), which read apart would be 0.1 mm.
+_RANGE_SEP = r"-|–|—|to|\.{2,3}|…"
 QUANTITY_RE = re.compile(
     rf"(?<![\w.,/-])(?:between\s+(?P<b_low>{_NUMBER})\s+and\s+(?P<b_high>{_NUMBER})"
-    rf"|(?P<low>{_NUMBER})(?:\s*(?:-|–|—|to)\s*(?P<high>{_NUMBER})|\s*(?:±|\+/-)\s*(?P<tol>{_NUMBER}))?)"
+    rf"|(?P<low>{_NUMBER})(?:\s*(?:{_RANGE_SEP})\s*(?P<high>{_NUMBER})|\s*(?:±|\+/-)\s*(?P<tol>{_NUMBER})"
+    rf"|\s*\+\s*(?P<plus>0[.,]\d+))?)"
     rf"\s?(?P<unit>{_UNIT_RE})(?![\w·⋅])",
     re.IGNORECASE,
 )
@@ -145,13 +148,16 @@ def number_value(text: str) -> Decimal | None:
         return None
 
 
-def value_text(low: Decimal, high: Decimal | None = None, tol: Decimal | None = None) -> str:
+def value_text(low: Decimal, high: Decimal | None = None, tol: Decimal | None = None,
+               plus: Decimal | None = None) -> str:
     """Normalised value for display and comparison: 45.0 → "45", a range as "0.8-1.1", a
-    tolerance as "850±50"."""
+    tolerance as "850±50", a one-sided one as "14.2+0.1"."""
     def one(d: Decimal) -> str:
         return format(d.normalize(), "f")
     if high is not None:
         return f"{one(low)}-{one(high)}"
+    if plus is not None:
+        return f"{one(low)}+{one(plus)}"
     return one(low) if tol is None else f"{one(low)}±{one(tol)}"
 
 
@@ -196,7 +202,7 @@ def load_spec_index(path: Path) -> list[SpecFact]:
         else:
             values += [(v, u) for _, v, u, _ in find_quantities(f"{value} {unit}".strip())]
         values += [(v, u) for _, v, u, _ in find_quantities(str(row.get("alt") or ""))]
-        values += [(v.split("±")[0], u) for v, u in values if "±" in v]
+        values += [(re.split(r"[±+]", v)[0], u) for v, u in values if re.search(r"\d[±+]", v)]
         for v, u in dict.fromkeys(values):
             facts.append(SpecFact(
                 component=row.get("component") or "", measure=row.get("measure") or "",
@@ -208,14 +214,15 @@ def load_spec_index(path: Path) -> list[SpecFact]:
     return facts
 
 
-def _parse_value(text: str) -> tuple[Decimal, Decimal | None, Decimal | None] | None:
-    m = re.fullmatch(rf"\s*({_NUMBER})\s*(?:(?:-|–|—|to)\s*({_NUMBER})|(?:±|\+/-)\s*({_NUMBER}))?\s*", text)
+def _parse_value(text: str) -> tuple[Decimal, Decimal | None, Decimal | None, Decimal | None] | None:
+    m = re.fullmatch(rf"\s*({_NUMBER})\s*(?:(?:{_RANGE_SEP})\s*({_NUMBER})|(?:±|\+/-)\s*({_NUMBER})"
+                     rf"|\+\s*(0[.,]\d+))?\s*", text)
     if not m:
         return None
     parts = [number_value(g) if g else None for g in m.groups()]
     if any(g and p is None for g, p in zip(m.groups(), parts)):
         return None
-    return parts[0], parts[1], parts[2]
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 # -----------------------------------------------------------------------------
@@ -336,7 +343,8 @@ def find_quantities(answer: str) -> list[tuple[str, str, str, int]]:
             for n in re.finditer(_NUMBER, head.group(1)):
                 if (v := number_value(n.group(0))) is not None:
                     found.append((f"{n.group(0)} {m.group('unit')}", value_text(v), unit, head.start() + n.start()))
-        texts = [m.group("low") or m.group("b_low"), m.group("high") or m.group("b_high"), m.group("tol")]
+        texts = [m.group("low") or m.group("b_low"), m.group("high") or m.group("b_high"), m.group("tol"),
+                 m.group("plus")]
         numbers = [number_value(t) if t else None for t in texts]
         if any(t and n is None for t, n in zip(texts, numbers)):
             continue

@@ -14,7 +14,10 @@ every number with a unit, found by spec_check.py's grammar (the one serve checks
 its qualifier as printed -> numbers that are ids, negated or a condition's are set aside -> the first
 of a few sentence shapes that names what the value belongs to -> the fact, kept only when spec_check
 reads its value back as the same number. A value no shape can name is left out: a missing number is
-better than a number on the wrong part.
+better than a number on the wrong part. Besides labels and steps, the shapes read limits ("Maximum 0.1
+mm" after a check, "must not exceed", "If a value of more than 15 grams is displayed for ..."), a
+legend's letters under its heading, the value a part replaces ("instead of 20.64 mm"), and an Italian
+page by its own words only ("una pila piatta da 1,5 V", "minore di 10 Ω").
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ MEASURES = ["tightening torque", "torque angle", "axial play", "end play", "radi
             "quantity", "volume", "angle", "value", "lift", "travel", "stroke", "tension", "deflection", "force",
             "weight", "imbalance", "rating", "preload"]
 MEASURE_WORDS = "|".join(re.escape(m) for m in sorted(MEASURES, key=len, reverse=True))
+# Those that are lengths, and so never a reading in Nm or volts ("Check runout ... Maximum 30 Nm").
+LENGTHS = {"axial play", "end play", "radial play", "production diameter", "thickness", "clearance", "play", "backlash",
+           "runout", "gap", "diameter", "protrusion", "depth", "lift", "stroke"}
 # A label made only of these (and a letter such as the A of "distance A") names no part.
 MEASURE_ONLY = set(" ".join(MEASURES).split()) | {"minimum", "maximum", "min", "max", "basic", "nominal", "specified",
                                                    "permissible", "actual", "total", "new", "adjustment", "setting"}
@@ -57,7 +63,9 @@ VERBS = ("tighten|torque|heat|warm|cool|adjust|set|reduce|ream|drill|bore|machin
 # Comparison and approximation words the manual prints before a value; kept in the value as printed.
 QUALIFIER = (r"(?:(?:only|approx\.?|approximately|about|around|ca\.|circa|roughly|at least|at most|not more than|"
              r"not less than|no more than|no less than|more than|less than|greater than|min\.|minimum|max\.|maximum|"
-             r"up to|within|≤|≥|⩽|⩾|<=|>=|=<|=>|<|>|≈|~)\s*)+")
+             r"up to|within|≤|≥|⩽|⩾|<=|>=|=<|=>|<|>|≈|~|"
+             # the Italian test pages: "maggiore di 1 M Ω", "ogni volta minore di 10 Ω", "circa 0 V"
+             r"ogni volta|maggiore di|minore di|maggiore|minore|circa|almeno)\s*)+")
 # A number right after one of these is an id (terminal 30, pin 37, fuse 17, Fig. 4), never a value.
 ID_WORDS = (r"(?i)\b(?:terminals?|term\.|pins?|fuses?|relays?|connectors?|plugs?|steps?|fig\.?|figures?|page|"
             r"group|gr\.|no\.|number|code|items?|positions?|type|part|tools?|see|version|model|cylinder)\s*$")
@@ -117,6 +125,8 @@ def sentences(block: dict) -> list[str]:
         head, rest = text[start:m.start()], text[m.end():].lstrip()
         if m.group() == "." and (ABBREVIATION.search(head) or rest[:1].islower() or re.match(r"\d", rest)):
             continue                                     # "approx. 0 volt", "coolant temp. of", "see 21 00 006."?
+        if m.group() == "!" and re.search(r"[a-z]$", head) and re.match(r"\d", rest):
+            continue                                     # OCR's "Special Too! 25 1 100": the l of Tool
         out.append(text[start:m.end()].strip())
         start = m.end()
     out.append(text[start:].strip())
@@ -151,7 +161,7 @@ def values_in(sentence: str) -> list[dict]:
         dash_after_word = not sign and re.search(r"[A-Za-z)]\s*[-—–−]\s?$", before)
         if sign:
             before = before[:sign.start(1)]
-        qualifier = re.search(QUALIFIER + r"$", before)
+        qualifier = re.search(r"(?i)" + QUALIFIER + r"$", before)   # "Maximum 0.1 mm" opens a sentence
         if qualifier:
             before = before[:qualifier.start()]
         variant = re.search(r"\b([A-Z]\d\d)\s+$", before)   # "K20 20.4 mm": the engine the value is for
@@ -176,6 +186,8 @@ def values_in(sentence: str) -> list[dict]:
             value["skip"] = "part of a spaced number"
         elif re.search(r"\d\s*(?:\+|\.{2,}|…|x|×|/)\s*$", before):
             value["skip"] = "a compound the checker reads as another number"
+        elif re.search(r"(?i)\b(?:(?:must|should|may|shall|does|do)\s+not|not\s+to)\s+exceed\s*$", before):
+            value["bound"] = "maximum"                   # "Runout must not exceed 0.2 mm": a limit, not a negation
         elif NEGATION.search(clause_before(sentence, value["start"])):
             value["skip"] = "negated"
         found.append(value)
@@ -193,7 +205,7 @@ def conversion(alt: str, unit: str) -> str | None:
     same = next((f for f in family if unit in f), {unit})
     if units and units <= same:
         return alt
-    if not units and re.fullmatch(r'[\d.,\s]+(?:to|-|–)?[\d.,\s]*"', alt) and unit in ("mm", "cm"):
+    if not units and re.fullmatch(r'[\d.,\s]+(?:to|-|–|\+|\.{2,3})?[\d.,\s]*"', alt) and unit in ("mm", "cm"):
         return alt                                       # inches printed with a quote mark
     return None
 
@@ -234,7 +246,8 @@ def after_conditions(after: str) -> list[str]:
         found.append(right[1])
     # "... with the knife*, if the window can be used again": an if/when clause right after the value
     # is its condition; one further on ("..., to avoid contact ... when the pedal is floored") is not.
-    soon = re.match(r"(?i)^\s*(?:with the [a-z]+\W*)?,?\s*((?:if|when|unless)\b[^,;.?!]+)", after)
+    # ("... b = 22 mm When Replacing Window: a = 10 mm": a heading of the values after it, not this one's)
+    soon = re.match(r"(?i)^\s*(?:with the [a-z]+\W*)?,?\s*((?:if|when|unless)\b[^,;.?!:]+)(?=[,;.?!]|$)", after)
     if soon:
         found.append(soon[1])
     for m in re.finditer(r"(?i)\bfor (?:the )?(?:version|model|car|vehicle)s? with[^,;.?!]+|"
@@ -314,7 +327,9 @@ def measure_in(text: str, unit: str) -> str | None:
     fits = {"tightening torque": {"Nm", "ft-lb", "in-lb"}, "torque": {"Nm", "ft-lb", "in-lb"},
             "voltage": {"V", "mV"}, "resistance": {"Ω", "kΩ"}, "current": {"A", "mA"},
             "temperature": {"°C", "°F"}, "pressure": {"bar", "mbar", "kPa", "MPa", "psi"},
-            "vacuum": {"bar", "mbar", "kPa", "psi"}, "angle": {"°"}, "torque angle": {"°"}}
+            "vacuum": {"bar", "mbar", "kPa", "psi"}, "angle": {"°"}, "torque angle": {"°"},
+            "speed": {"rpm"}, "idle speed": {"rpm"}, "engine speed": {"rpm"}}
+    fits.update({length: {"mm", "cm", "in"} for length in LENGTHS})
     if word in fits and unit not in fits[word]:
         return None
     return "tightening torque" if word == "torque" else word
@@ -439,11 +454,14 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if verb and not re.match(rf"(?i)^(?:{MEASURE_WORDS})\b", verb["rest"]):
         # a step ending in a named dimension: the step's object is the part
         tail = re.search(rf"(?i)\b(?:at|to|with)\s+(?:a\s+)?(?P<m>(?:{MEASURE_WORDS})(?:\s+[A-Za-z])?)$", verb["rest"])
-        if not tail:
+        if tail:
+            obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()],
+                           maxsplit=1)
+            part = noun_phrase(obj[0])
+            return (part, tail["m"], obj[1:]) if part else None
+        if not re.search(rf"(?i)\s(?:{MEASURE_WORDS})$", verb["rest"]):
             return None
-        obj = re.split(r"(?i)\s+(?=(?:next to|on|in|at|to|with|from|into)\b)", verb["rest"][:tail.start()], maxsplit=1)
-        part = noun_phrase(obj[0])
-        return (part, tail["m"], obj[1:]) if part else None
+        # "Check brake disc runout: maximum 0.1 mm": the object names the part and the quantity
     if verb:
         text = verb["rest"]                              # "Adjust distance A" → "distance A"
     head, part, conditions = split_label(text)
@@ -464,8 +482,11 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if not part and setup.get("part") and not own_connection:
         part = setup["part"]                             # "Back-probe ... at the horn relay. Measure voltage ..."
         conditions = [c for c in (setup.get("connection"), *setup.get("state", [])) if c] + conditions
-    generic = re.fullmatch(r"(?:(?:minimum|maximum|nominal|specified|test|permissible)\s+)?value", measure)
-    follows_check = checked.get("measure") and (checked["measure"] in measure or generic)
+    generic = re.fullmatch(r"(?:(?:minimum|maximum|nominal|specified|test|permissible)\s+)?value|wear limit", measure)
+    # the label names the checked quantity ("Axial play", "Max. permissible runout" after "Check lateral
+    # runout ...") or a bare value of it, in a unit that quantity is read in
+    follows_check = checked.get("measure") and (checked["measure"].split()[-1] in measure.split() or
+                                                generic and measure_in(checked["measure"], unit))
     if not part and follows_check:
         part = checked.get("part")                       # "Check layshaft axial play ... Axial play = ..."
     if not conditions and follows_check and checked.get("condition"):
@@ -481,8 +502,25 @@ def name_label(block: dict, sentence: str, label: str, value: dict, setup: dict,
     if generic and follows_check and measure_in(checked["measure"], unit):
         # "Check vacuum ... Minimum value: -0.35 bar" → minimum vacuum; "Nominal value: 2.5 kΩ" → resistance
         bound = re.match(r"(minimum|maximum)\b", measure)
-        measure = f"{bound[1]} {checked['measure']}" if bound else checked["measure"]
+        measure = f"{bound[1]} {checked['measure']}" if bound else \
+            f"{checked['measure']} wear limit" if measure == "wear limit" else checked["measure"]
     return part, measure, conditions
+
+
+def threshold(block: dict, sentence: str, value: dict, segment: str):
+    """`If a value of more than 15 grams is displayed for finish balancing of a wheel, the possible
+    causes ... must be eliminated`: a limit the page sets for a reading, past which it says what to do.
+    An if-clause's number is otherwise a condition's: here the reading itself is the subject. Only a
+    value printed with its side ("more than", "less than") is a limit; (component, measure, []) or None."""
+    if not re.search(r"(?i)\bif\s+(?:a|the)\s+(?:value|reading)\s+of\s*$", segment):
+        return None
+    side = re.match(r"(?i)(?:more than|greater than|above|over|>)|(?P<low>less than|below|under|<)", value["value"])
+    shown = re.match(r"(?i)\s*(?:is|are)\s+(?:displayed|measured|indicated|read|shown|found)\s+(?:for|on|at|during)\s+"
+                     r"(?P<np>[^,;.?!]+?)\s*,", sentence[value["end"]:])
+    part = noun_phrase(shown["np"]) if shown else None
+    if not side or not part:
+        return None
+    return part, ("lower" if side["low"] else "upper") + " limit of the reading", []
 
 
 def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dict, checked: dict):
@@ -491,6 +529,22 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     unit = value["canonical"]
     after = sentence[value["end"]:]
     clause = re.split(rf"(?i),\s+(?=(?:and\s+)?(?:then\s+)?(?:{VERBS})\b)|\band then\b|[;:]", segment)[-1].strip()
+
+    # An Italian page ("... al polo positivo di una pila piatta da 1,5 V per il fermo della miscela
+    # povera"): a number and a unit read the same in any language, the words around them do not, so
+    # only this language's own shape names a part; the English shapes below would misread it.
+    if block.get("lang") == "it":
+        da = re.search(r"(?i)\b(?:un|una|uno|il|la|lo|l')\s*(?P<np>[a-zà-ù]+(?:\s+[a-zà-ù]+){0,2})\s+da\s*$",
+                       clause)
+        part = noun_phrase(da["np"]) if da else None
+        return (part, UNIT_MEASURE.get(unit, "value"), []) if part else None
+
+    # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": the turn of what the step before applied.
+    turn = re.fullmatch(r"(?i)(?:turn|rotate)\s+(?:it\s+)?(?P<way>(?:counter|anti-?)?clockwise)(?:\s+by)?\s*", clause)
+    if turn and unit == "°" and setup.get("applied before"):
+        thing = title_object(block)
+        part = setup["applied before"] + (f" ({thing})" if thing else "")
+        return part, "turning angle", [turn["way"].lower()]
 
     # A reading: "Voltmeter displaying at least 9 volts ...", "Ohmmeter displaying approximately 0 ohm".
     reading = re.search(rf"(?i)\b(?P<meter>{METER})\b.*\b(?:displaying|displays?|shows?|showing|reads?|reading|"
@@ -508,6 +562,17 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
         component = context_part(block) or setup.get("part")
         where = re.match(r"\s*((?:on|at|between|across)\b[^,.;?]*?)(?=\s+with\b|[,.;?]|$)", after)
         return (component, UNIT_MEASURE.get(unit, "value"), [where[1]] if where else []) if component else None
+
+    # A legend's letter ("a = 12 mm" under "Shape of Cement Bead When Reusing Window:"): a dimension of
+    # the legend's subject; a "When ...:" line between the letters holds for the letters after it.
+    legend = setup.get("legend")
+    letter = re.search(r"(?:^|[\s:.])(?-i:[A-Za-z])\s*=\s*$", segment)
+    if legend and letter and not re.search(rf"(?i)\b(?:{MEASURE_WORDS})\s+[A-Za-z]\s*=\s*$", segment):
+        when = re.search(r"(?i)\b(?:when|for|with)\s+[^.:=]+?(?=\s*[.:])", segment)
+        if when:
+            legend["condition"] = " ".join(when.group().lower().split())
+        return legend["part"], f"{legend['kind']}dimension {letter.group().strip(' =:.')}", \
+            [legend["condition"]] if legend["condition"] else []
 
     # A label: "Minimum value: -0.35 bar", "B = 159 mm", "voltage to ground: battery voltage (11–13 V)".
     labelled = re.fullmatch(rf"(?i)(?P<label>[^:=]*?)\s*[:=]\s*(?:(?:battery\s+)?(?:[a-z]+\s+)?(?:{MEASURE_WORDS})\s*\(\s*)?"
@@ -546,12 +611,19 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
         obj = re.sub(rf"(?i)\s+(?:{ADVERBS})$", "", obj)   # "Tighten the bolts crosswise to"
         part = noun_phrase(obj)
         measure = (step["noun"] and measure_in(step["noun"], unit) and step["noun"].lower()) or verb_measure(clause, unit)
+        conditions = re.findall(r"(?i)^when\b[^,]*", segment.strip())
         if part and measure_only(part):
             # "Adjust idle speed to 800 rpm": the quantity is named, the part comes from around it
             measure = " ".join(part.lower().split()) if measure_in(part, unit) else measure
             part = (checked.get("part") if checked.get("measure") and checked["measure"] in part.lower() else None) \
                 or context_part(block) or section_quantity(block, measure)
-        return (part, measure, re.findall(r"(?i)^when\b[^,]*", segment.strip())) if part else None
+            if not part and checked.get("verb") == "determine" and checked.get("part") and \
+                    re.match(r"(?i)(?:adjust|set)\b", clause):
+                # "Determine thickness of drive pinion shim. Install old shim and circlip. Adjust play
+                # to 0 ... 0.09 mm": the play set is the one that shim is chosen by
+                part = checked["part"]
+                conditions.append(f"when determining the {checked['measure']} of the {part}")
+        return (part, measure, conditions) if part else None
 
     # "A slave cylinder with a diameter of 22.2 mm", "shims (2), which are available in thicknesses of 1 mm".
     having = re.search(rf"(?i)^(?P<before>.*?)\s*,?\s*(?:(?:which\s+)?(?:are|is)\s+(?:available\s+)?)?"
@@ -584,13 +656,33 @@ def name_value(block: dict, sentence: str, value: dict, segment: str, setup: dic
     subject = re.match(r"(?i)^(?P<part>[^,;:]+?)\s+(?P<verb>must|should|shall|is|are|protrudes?|stands?)\b"
                        r"(?P<rest>[^,;:]*?)\s*(?:with|to|by|of|at)?\s*$", clause)
     if subject and noun_phrase(subject["part"]) and (measure_only(subject["part"]) or
-                                                      re.search(rf"(?i)\b(?:{MEASURE_WORDS})$", subject["part"])):
+                                                      re.search(rf"(?i)\b(?:{MEASURE_WORDS})$", subject["part"]) or
+                                                      split_label(subject["part"])[1]):
+        # ("Runout of brake disc must not exceed ...": a quantity of a part)
         # "Axial play must be ...", "Battery voltage must be at least 12 V": a label with a verb
         return name_label(block, sentence, subject["part"], value, setup, checked)
     if subject and noun_phrase(subject["part"]):
         where = re.search(r"(?i)\b(?:into|in|on)\s+(?:the\s+)?[^,;:]*?(?=\s+by$|$)", subject["rest"])
         return noun_phrase(subject["part"]), verb_measure(subject["verb"] + subject["rest"], unit), \
             [where.group()] if where else []
+
+    # "Check runout of brake disc. Maximum 0.1 mm (0.004").": a bound opening the sentence after a
+    # check is the checked part's limit of the checked quantity.
+    bound = re.match(r"(?i)(max|min)(?:\.|imum\b)", value["value"])
+    if not segment.strip() and bound and checked.get("part") and checked.get("measure") and \
+            measure_in(checked["measure"], unit):
+        return checked["part"], f"{bound[1].lower()}imum {checked['measure']}", \
+            [checked["condition"]] if checked.get("condition") else []
+
+    # "Distance B 10.1 mm": a drawing's letter as a label without ':' or '='.
+    lettered = re.fullmatch(rf"(?i)((?:{MEASURE_WORDS})\s+(?-i:[A-Z]))\s*", segment)
+    if lettered and segment == sentence[:value["start"]]:
+        return name_label(block, sentence, lettered[1], value, setup, checked)
+
+    # "Max. permissible runout 0.05 mm" after "Check lateral runout of brake disc": a label of
+    # quantity words alone, without ':', opening the sentence.
+    if segment == sentence[:value["start"]] and measure_only(segment) and measure_in(segment, unit):
+        return name_label(block, sentence, segment, value, setup, checked)
 
     # "Air drying time at least 10 minutes.": a bare label at the start of a sentence.
     if segment == sentence[:value["start"]] and re.fullmatch(r"[A-Z][a-z]+(?:\s+[a-z]+){0,4}\s*", segment) and \
@@ -604,6 +696,22 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
     """Steps that set up the readings after them: where the meter is connected ("Connect voltmeter
     (M 01) between terminal 2 and terminal 6."), the car's state ("Turn on ignition."), and the part
     and condition a "Check ..." step is about ("Check vacuum when decelerating from ...")."""
+    # A legend's heading ("Shape of Cement Bead When Reusing Window:"): the letters under it ("a = 12
+    # mm") are dimensions of its subject.
+    legend = re.search(r"(?i)(?:^|[.:]\s+)(?P<kind>shape|dimensions?|sizes?)\s+of\s+(?P<np>[^.:=]+?)"
+                       r"(?:\s+(?P<cond>(?:when|for|with)\s+[^.:=]+?))?\s*:", sentence)
+    if legend and noun_phrase(legend["np"]):
+        setup["legend"] = {"part": noun_phrase(legend["np"]).lower(),
+                           "kind": "shape " if legend["kind"].lower() == "shape" else "",
+                           "condition": " ".join(legend["cond"].lower().split()) if legend["cond"] else None}
+    # "Apply Special Tool 25 1 100. Turn counterclockwise 90°.": what the step before put on is what
+    # an object-less turn turns. OCR reads the l of Tool as ! or 1.
+    setup["applied before"] = setup.pop("applied", None)
+    applied = re.match(r"(?i)^(?:apply|use|insert|fit|attach|mount|install)\s+(?:the\s+)?"
+                       r"(?:(?P<tool>special\s+too[l!1|I]s?)\s+(?P<number>\d+(?:\s\d+)+)|(?P<np>[^.,;:]+?))\s*\.?$",
+                       sentence)
+    if applied:
+        setup["applied"] = f"Special Tool {applied['number']}" if applied["tool"] else noun_phrase(applied["np"])
     connect = re.match(rf"(?i)^(?:connect|attach|back-?probe|hook up)\s+(?:(?P<meter>{METER})\b\s*(?:\([^)]*\))?\s*)?"
                        rf"(?P<conn>.*?)[.?!]?$", sentence)
     if connect:
@@ -615,25 +723,32 @@ def read_setup(sentence: str, setup: dict, checked: dict) -> None:
         if conn and not re.match(r"(?i)(?:between|on|to|at|across|from)\b", conn):
             conn = "at " + conn                          # "Back-probe connector C214 terminal 86 ..."
         setup.clear()
-        setup.update(meter=(connect["meter"] or "").lower() or None, connection=conn or None,
+        setup.update(applied=None, legend=setup.get("legend"),
+                     meter=(connect["meter"] or "").lower() or None, connection=conn or None,
                      part=noun_phrase(part["part"]) if part else None, state=[])
         return
     if re.match(r"(?i)^(?:turn|switch) on (?:the )?ignition|^ignition on\b", sentence):
         setup.setdefault("state", []).append("with ignition on")
     elif re.match(r"(?i)^(?:start|run) (?:the )?engine|^engine running\b", sentence):
         setup.setdefault("state", []).append("with engine running")
-    check = re.match(rf"(?i)^(?:check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??(?P<m>{MEASURE_WORDS})"
+    check = re.match(rf"(?i)^(?P<verb>check|measure|test|determine)\s+(?:(?P<x>[a-z][a-z -]*?)\s+)??"
+                     rf"(?P<m>{MEASURE_WORDS})"
                      rf"(?:es|s)?\b(?:\s+of\s+(?:the\s+)?(?P<y>[a-z][a-z -]*?)(?=\s+(?:on|at|between|with|when|through|"
                      rf"for)\b|[,.]|$))?(?P<rest>.*)$", sentence)
-    if check:
+    if check and not re.match(r"\s*[:=]", check["rest"]):
+        # ("Test value: approx. 2.4 kΩ" is a label, not a test step)
         # "Check voltage on pin 37 with ignition on." / "Check vacuum when decelerating from ...":
         # where and when the next "Nominal value:" holds
         where = re.search(r"(?i)\b(?:on|at|between|from|when|while|with)\b[^.;]*", check["rest"])
         keep = where and (re.search(rf"(?i){STATE_WORDS}|\bpins?\b|\bterminals?\b|\bground\b", where.group()) or
                           {u for _, _, u, _ in find_quantities(where.group())} & {"°C", "°F", "rpm"})
         checked.clear()
-        checked.update(measure=check["m"].lower(), part=noun_phrase(check["x"] or check["y"]),
-                       condition=where.group().strip() if keep else None)
+        # "Measure lateral runout of brake disc": the words before the quantity qualify it when a
+        # part follows "of"; "Check layshaft axial play": they name the part
+        x = re.sub(r"(?i)^(?:the|a|an)\b\s*", "", check["x"] or "") or None
+        measure = f"{x} {check['m']}" if x and check["y"] else check["m"]
+        checked.update(measure=measure.lower(), part=noun_phrase(check["y"] or x),
+                       condition=where.group().strip() if keep else None, verb=check["verb"].lower())
 
 
 def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
@@ -653,22 +768,34 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
             block = {**block, "context": {**(block.get("context") or {}), "subhead": lettered[1]}}
             continue
         previous_end = 0
+        before = None             # (the sentence's last fact, its unit) for "... 22.2 mm, instead of 20.64 mm"
         for value in values_in(sentence):
             if value["start"] < previous_end:
                 continue                                 # the conversion in brackets of the value before
             segment = sentence[previous_end:value["start"]]
             printed = f"{value['value']} {value['unit']}"
-            if value["skip"] in ("an id", "part of a spaced number") or \
-                    (in_condition(segment, value["canonical"]) and not re.search(r"[:=]\s*$", segment)):
+            limit = threshold(block, sentence, value, segment)
+            if value["skip"] in ("an id", "part of a spaced number") or (not limit and in_condition(
+                    segment, value["canonical"]) and not re.search(r"[:=]\s*$", segment)):
                 continue                                 # words of the sentence, not a value: the label runs on
             previous_end = value["end"]
-            if value["skip"]:
+            # "A slave cylinder with a diameter of 22.2 mm, instead of 20.64 mm, must be installed": the
+            # value replaced is the same part's, under the condition that it is the one replaced
+            replaced = value["skip"] == "negated" and before and before[1] == value["canonical"] and \
+                re.fullmatch(r"(?i)[\s,;(]*instead of\s*", segment)
+            if value["skip"] and not replaced:
                 left.append((sentence, printed, value["skip"]))
                 continue
             if interleaved(sentence):
                 left.append((sentence, printed, "lines of two columns merged around it"))
                 continue
-            if value["variant"] and label and re.fullmatch(r"[\s,;]*(?:and\s+)?[A-Z]\d\d\s*", segment):
+            if replaced:
+                new = before[0]
+                named = (new["component"], new["measure"],
+                         [f"replaced by the {new['value']} {new['unit']} {new['component']}"])
+            elif limit:
+                named = limit
+            elif value["variant"] and label and re.fullmatch(r"[\s,;]*(?:and\s+)?[A-Z]\d\d\s*", segment):
                 named = label                            # "..., K25 22.4 mm": the same label's next engine
             else:
                 named = name_value(block, sentence, value, segment, setup, checked)
@@ -692,6 +819,8 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
                 location = None
             conditions = list(conditions) + ([f"at the {location['at']}"] if location else []) + \
                 after_conditions(sentence[value["end"]:])
+            if value.get("bound") and not re.match(r"(?i)max", measure):
+                measure = f"{value['bound']} {measure}"
             condition = clean_condition(joined(conditions)) if conditions else None
             if conditions and condition is None:
                 left.append((sentence, printed, "its condition is garbled"))
@@ -702,6 +831,7 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
             facts.append({"component": component, "measure": measure, "variant": value["variant"], "screw": None,
                           "value": value["value"], "unit": unit_as_printed(value["unit"]), "alt": value["alt"],
                           "stage": None, "group": None, "line": sentence, "condition": condition})
+            before = (facts[-1], value["canonical"])
     kept = unambiguous(facts)
     left += [(f["line"], f"{f['value']} {f['unit']}", "two values for one part and condition") for f in facts
              if f not in kept]

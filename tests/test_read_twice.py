@@ -197,3 +197,18 @@ def test_page_vouches_only_for_look_alike_codes(page, second, settled):
 
     vouched = {"a5s", "m5", "550", "34", "2.9", "m8"}   # codes both engines read elsewhere on the page
     assert vouched_by_page(page, second, vouched) == settled
+
+
+def test_a_fact_is_left_out_only_where_the_readings_differ_in_a_number():
+    from prep.tasks import read_twice_problems
+
+    shims = {"component": "shims", "measure": "thickness", "variant": None, "value": "1", "unit": "mm",
+             "alt": '0.039"', "stage": None}
+    # E30 54-16: the three readings of `(0.039").` differ in the quote mark only
+    marks = {"fields": {"unsure": [{"text": "(0.039”).", "readings": ["(0.039”).", '(0.039").', '(0.039’").']}]}}
+    assert read_twice_problems(marks, [shims]) == ([shims], [])
+    # E30 51-163: `90°.` read `900.` is another number; a reading that saw nothing vouches for none
+    turn = {**shims, "value": "90", "unit": "°", "alt": None}
+    for readings in (["90°.", "900.", "90°."], ["90°.", "", "90°."]):
+        kept, left = read_twice_problems({"fields": {"unsure": [{"text": "90°.", "readings": readings}]}}, [turn])
+        assert kept == [] and left[0]["reason"].startswith("readings disagree")

@@ -130,6 +130,15 @@ def test_unit_spellings_found():
                      ("500", "ml"), ("10000", "km"), ("-40", "°C"), ("0.5", "in"), ("2.5", "psi")]
 
 
+def test_dotted_ranges_and_one_sided_tolerances_are_one_value():
+    # E30 23-187 "Adjust play to 0 ... 0.09 mm", 35-7 "production diameter of 14.2 + 0.1 mm", the Bosch
+    # test table's "600...1600 Ω": read apart, each would be its last number alone (0.09 mm, 0.1 mm)
+    found = [(v, u) for _, v, u, _ in spec_check.find_quantities("0 ... 0.09 mm, 14.2 + 0.1 mm, 600...1600 Ω")]
+    assert found == [("0-0.09", "mm"), ("14.2+0.1", "mm"), ("600-1600", "Ω")]
+    # a torque stage is no tolerance: "30 Nm + 90°" stays two values; "+ 3" is no tolerance below 1
+    assert [v for _, v, _, _ in spec_check.find_quantities("30 Nm + 90°, 2 + 3 mm")] == ["30", "90", "3"]
+
+
 def test_number_value_rules():
     assert spec_check.number_value("2,5") == spec_check.number_value("2.5")
     assert spec_check.number_value("0,025") == spec_check.number_value("0.025")

@@ -116,12 +116,20 @@ def test_k_ohms_values_and_a_negated_one():                                   # 
     ]
 
 
-def test_diameter_with_its_version_and_not_the_one_it_replaces():             # 21-5
-    f = only('A slave cylinder with a diameter of 22.2 mm\n(0.874"), instead of 20.64 mm (0.809"), must\n'
-             "be installed for the version with a double mass\nflywheel, to avoid contact of the release lever\n"
-             "when the clutch pedal is floored (also refer to\nService Information of Group 21).")
-    assert (f["component"], f["measure"], f["value"], f["unit"], f["alt"]) == ("slave cylinder", "diameter", "22.2", "mm", '0.874"')
-    assert f["condition"] == "for the version with a double mass flywheel"
+def test_diameter_with_its_version_and_the_one_it_replaces():                # 21-5
+    new, old = text_facts({"text": 'A slave cylinder with a diameter of 22.2 mm\n(0.874"), instead of 20.64 mm (0.809"), '
+                                   "must\nbe installed for the version with a double mass\nflywheel, to avoid contact of "
+                                   "the release lever\nwhen the clutch pedal is floored (also refer to\nService "
+                                   "Information of Group 21).", "context": {}})
+    assert (new["component"], new["measure"], new["value"], new["unit"], new["alt"]) == \
+        ("slave cylinder", "diameter", "22.2", "mm", '0.874"')
+    assert new["condition"] == "for the version with a double mass flywheel"
+    # "instead of" names the diameter it replaces: the same part's, said to be the one replaced
+    assert (old["component"], old["measure"], old["value"], old["unit"], old["alt"]) == \
+        ("slave cylinder", "diameter", "20.64", "mm", '0.809"')
+    assert old["condition"] == "replaced by the 22.2 mm slave cylinder for the version with a double mass flywheel"
+    # a value replaced by nothing the sentence gives stays negated
+    assert facts("Install a new seal instead of 2 mm shims.") == []
 
 
 def test_drawing_letters_take_their_noun_and_shims_their_thickness():        # 54-16
@@ -138,6 +146,22 @@ def test_drawing_letters_take_their_noun_and_shims_their_thickness():        # 5
 def test_a_letter_no_noun_names_is_left_out():                                # 51-314, as OCR'd
     # a and b are the bead's dimensions in the drawing; and the heading of b = 22 mm is in another block
     assert facts('b = 22 mm (0.866")\nWhen Replacing Window:\na = 10 mm (0.394)\nb = 12 mm (0.472")') == []
+
+
+def test_a_legend_under_its_heading_names_its_letters():                      # 51-314, as printed
+    # the page prints the legend of its drawing under its heading; a "When ...:" line between the
+    # letters holds for the letters after it (the OCR'd block above lost the heading: nothing is read)
+    text = ('Selecting Nozzles:\nShape of Cement Bead When Reusing Window:\na = 12 mm (0.472")\nb = 22 mm (0.866")\n'
+            'When Replacing Window:\na = 10 mm (0.394")\nb = 12 mm (0.472")')
+    got = [(f["component"], f["measure"], f["value"], f["unit"], f["condition"])
+           for f in text_facts({"text": text, "context": {}, "source": {}})]
+    assert got == [("cement bead", "shape dimension a", "12", "mm", "when reusing window"),
+                   ("cement bead", "shape dimension b", "22", "mm", "when reusing window"),
+                   ("cement bead", "shape dimension a", "10", "mm", "when replacing window"),
+                   ("cement bead", "shape dimension b", "12", "mm", "when replacing window")]
+    # a letter a noun names keeps that noun, legend or not
+    assert facts('Dimensions of Top:\nAdjust distance\nA = 181 mm (7.126") - front threaded pin')[0][:2] == \
+        ("distance A at the front threaded pin", "distance")
 
 
 def test_label_naming_a_quantity_and_a_part_is_split():                      # 34-15, the sample manual's 34-15
@@ -164,6 +188,54 @@ def test_values_described_by_the_words_around_them():                         # 
     assert facts("Air drying time at least 10 minutes.") == [("Air drying time", "drying time", "at least 10", "minutes")]
 
 
+def test_limits_and_drawing_letters_in_the_issues_shapes():                    # manual's style (issue 23)
+    # a bound opening the sentence after a check: the checked part's limit
+    assert facts('Measure lateral runout of brake disc.\nMaximum 0.1 mm (0.004").') == \
+        [("brake disc", "maximum lateral runout", "Maximum 0.1", "mm")]
+    assert facts("Check gap of spark plugs.\nMinimum 0.7 mm.") == [("spark plugs", "minimum gap", "Minimum 0.7", "mm")]
+    assert facts('Check brake disc runout: maximum 0.1 mm (0.004").') == [("brake disc", "runout", "maximum 0.1", "mm")]
+    # a length's bound is never a torque, and a bound with no check before it names nothing
+    assert facts("Check runout of brake disc.\nTighten bolts.\nMaximum 30 Nm.") == []
+    assert facts('Maximum 0.1 mm (0.004").') == []
+    # a label after the check: a dotted range, a wear limit, a test value, a label without ':'
+    assert facts('Check crankshaft axial play.\nAxial play: 0.085 ... 0.174 mm (0.0033 ... 0.0068").') == \
+        [("crankshaft", "axial play", "0.085 ... 0.174", "mm")]
+    assert facts("Measure thickness of brake pads.\nWear limit: 2.0 mm.") == \
+        [("brake pads", "thickness wear limit", "2.0", "mm")]
+    assert facts("Check resistance of idle speed actuator.\nTest value: approx. 2.4 kΩ.") == \
+        [("idle speed actuator", "resistance", "approx. 2.4", "kΩ")]      # "Test value:" is no test step
+    assert facts("Check lateral runout of brake disc.\nMax. permissible runout 0.05 mm.") == \
+        [("brake disc", "max. permissible runout", "0.05", "mm")]
+    # a bare value in a unit the checked quantity is never read in is not the checked part's
+    assert facts("Check runout of brake disc.\nWear limit: 20 Nm.") == []
+    assert facts("Max. permissible runout 0.05 mm.") == []
+    # "must not exceed" is a limit, no negation; a quantity's name never lands on another unit
+    assert facts('Runout of brake disc must not exceed 0.2 mm (0.008").') == [("brake disc", "maximum runout", "0.2", "mm")]
+    assert facts("Check runout of brake disc.\nRunout must not exceed 0.2 mm.") == \
+        [("brake disc", "maximum runout", "0.2", "mm")]
+    assert facts("Oil pressure at idle speed: min. 0.5 bar.") == \
+        [("Oil pressure at idle speed", "pressure", "min. 0.5", "bar")]          # not "idle speed" in bar
+    # a drawing's letter as a label without "=": where it is taken comes from the title
+    assert facts("Distance B 10.1 mm", operation_title="ADJUSTING HOOD") == [("Distance B (hood)", "distance", "10.1", "mm")]
+    assert facts("A = 60 mm") == []                   # what A is, the drawing says, not the line
+
+
+def test_an_italian_page_is_read_by_its_own_words():                          # Bosch 05-06, as OCR'd (ita)
+    text = ("In questo caso devono essere eseguiti manuolmente i cicli di prova 39, 40, 41, 42, cioè va staccata\n"
+            "la spina della sonda Lambda e l'estremità sul loto della centralina elettronica (mors, 24) va appli-\n"
+            "cata alla massa per il fermo della miscela ricca o al polo positivo di una pila piatta da 1,5 V per\n"
+            "11 fermò della miscela povera (collegare 11 polo positivo della pilo piatta alla massa).")
+    f = text_facts({"text": text, "context": {}, "source": {}, "lang": "it"})
+    assert [(x["component"], x["measure"], x["value"], x["unit"], x["condition"]) for x in f] == \
+        [("pila piatta", "voltage", "1,5", "V", None)]       # the scan's "11" for "il" is no condition's number
+    # the comparison words are the language's: kept with the value as printed
+    from prep.spec_text import values_in
+    assert [v["value"] for v in values_in("minore di 10 Ω, ogni volta minore di 10 Ω, maggiore di 1 V")] == \
+        ["minore di 10", "ogni volta minore di 10", "maggiore di 1"]
+    # the English shapes do not read Italian words: "Tighten ... to" here is no step
+    assert text_facts({"text": "Tighten valve to 10 Nm.", "context": {}, "source": {}, "lang": "it"}) == []
+
+
 def test_bare_screw_takes_the_operation_it_belongs_to():                      # 51-262
     line = ("Compress drive (position A), pull down\nslightly (linkage play) and then tighten\n"
             "screw to 2 Nm (1.4 ft. lbs.).")
@@ -178,17 +250,38 @@ def test_chalk_mark_length_is_a_range():                                      # 
                  "of the tire being\nbalanced, opposite the valve.") == [("adhesive tape or chalk mark", "length", "3 to 4", "cm")]
 
 
-def test_a_threshold_inside_an_if_clause_is_no_spec():                        # 36-1
-    assert facts("If a value of more than 15 grams is dis-\nplayed for finish balancing of a wheel,\nthe possible causes "
-                 "(e.g. inaccurate\nstationary balancing, centering, etc.),\nalso refer to Service Information\n"
-                 "36 0 483 (196), must be eliminated prior\nto finish balancing.") == []
+def test_a_limit_the_reading_of_an_if_clause_must_not_pass():                 # 36-1, as OCR'd
+    text = ("If a value of more than 15 grams Is dis-\nplayed for finish balancing of a wheel,\nthe possible causes "
+            "(e.g. inaccurate\nstationary balancing, centering, etc.),\nalso refer to Service Information\n"
+            "36 0 483 (196), must be eliminated prior\nto finish balancing.")
+    assert facts(text) == [("finish balancing of a wheel", "upper limit of the reading", "more than 15", "grams")]
+    # without its side ("more than") the number is no limit; a state in an if-clause stays a condition
+    assert facts(text.replace("more than ", "")) == []
+    assert facts("If the coolant temperature is above 30° C, replace the sensor.") == []
 
 
-def test_values_spec_check_would_misread_are_left_out():                      # 35-7, 23-187
-    # spec_check reads "14.2 + 0.1 mm" as 0.1 mm and "0 ... 0.09 mm" as 0.09 mm: a wrong number in the index
-    assert facts("When pedal movement is difficult, drill\nor ream out the bearing sleeve to a\nproduction diameter of "
-                 "14.2 + 0.1 mm\n(0.559 + 0.004\").") == []
-    assert facts("Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").") == []
+def test_a_one_sided_tolerance_and_a_dotted_range_are_one_value():            # 35-7, 23-187
+    f = only("When pedal movement is difficult, drill\nor ream out the bearing sleeve to a\nproduction diameter of "
+             "14.2 + 0.1 mm\n(0.559 + 0.004\").")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["alt"], f["condition"]) == \
+        ("bearing sleeve", "production diameter", "14.2 + 0.1", "mm", '0.559 + 0.004"', "When pedal movement is difficult")
+    # the play a shim is chosen by: the part is the one the block's "Determine" step names
+    f = only("Install gear wheel set.\nDetermine thickness of drive pinion\nshim.\nInstall old shim and circlip.\n"
+             "Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").\nDetermine thickness of shim for guide\nsleeve - see 23 11 623.")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["condition"]) == \
+        ("drive pinion shim", "play", "0 ... 0.09", "mm", "when determining the thickness of the drive pinion shim")
+    assert facts("Adjust play to 0 ... 0.09 mm (0 to\n0.0035\").") == []     # the play of what, the line does not say
+    # "2 + 3 mm" is no tolerance: spec_check would read 3 mm, so the value is left out
+    assert facts("Shorten the hose by 2 + 3 mm.") == []
+
+
+def test_a_turn_with_no_object_turns_what_the_step_before_applied():          # 25-4, as OCR'd
+    text = "Apply Special Too! 25 1 100.\nTurn counterclockwise 90°.\nPush up spherical plate."
+    f = only(text, operation_title="REMOVING AND INSTALLING SHIFT LEVER")
+    assert (f["component"], f["measure"], f["value"], f["unit"], f["condition"]) == \
+        ("Special Tool 25 1 100 (shift lever)", "turning angle", "90", "°", "counterclockwise")
+    # the tool's number is never a value, and a turn with no step before it names nothing
+    assert facts("Push up spherical plate.\nTurn counterclockwise 90°.") == []
 
 
 # ------------------------------------------------------------------ numbers that are never values
@@ -315,9 +408,10 @@ def test_truth_values_are_covered_at_the_measured_rate(truth_pages):
     report = coverage(truth, index, [])
     missed = [(p["page"], r["truth"]["value"], r["truth"]["unit"]) for p in report["pages"] for r in p["results"]
               if not r["covered"]]
-    # 27 of 44 on the sample pages (61 %); the 17 missed are listed in the report with their reason:
-    # OCR and layout of the flow charts and the wiring page, spec_check's grammar, unnamed letters.
-    assert report["covered"] >= 27, missed
+    # 32 of 44 on the sample pages (73 %); the 12 missed are listed in the report with their reason:
+    # OCR and layout of the flow charts (13-804, 13-805) and of the wiring page's note boxes (3435-0),
+    # and the cement bead legend (51-314), whose heading and first line the blocks do not hold.
+    assert report["covered"] >= 32, missed
     assert ("34-15", "– 0.35", "bar") not in missed and ("13-804", "approx. 0", "volt") not in missed
     # every condition number of a covered value is in its fact's condition
     assert report["conditions_kept"] == report["conditions_wanted"]
