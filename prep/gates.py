@@ -33,6 +33,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\s*°\s*", "° ", text)
     text = re.sub(r"([(:=<>≤≥⩽⩾]\s*)[-—–−]\s?(?=\d)", r"\1-", text)   # a scan's dash is a minus: "— 0.35 bar"
     text = re.sub(r"(\d)\s+(?=nm\b|mm\b|bar\b|°)", r"\1 ", text)
+    text = re.sub(r"[\"“”]\s?(\d[\d.,]*)\s?[\"“”]", r"\1", text)   # `approximately "0" volt`: the number in quotes
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -35,7 +35,7 @@ from PIL import Image
 
 # Bump when preprocessing changes what tesseract sees (or what the second reading stores): it is
 # part of every cache key.
-PREPROCESS_VERSION = 14
+PREPROCESS_VERSION = 15
 
 
 @dataclass(frozen=True)
@@ -436,6 +436,8 @@ def read_numbers_twice(clean: np.ndarray, words: list[dict], grids: list[dict], 
         # `2.5` the `2.`), and the crop cannot show it. There the page reading stays, unsure.
         if same_reading(third, w["read2"]) and has_digit(third) and not only_digits_dropped(w["text"], third):
             w.update(read1=w["text"], text=w["read2"], corrected=True)
+        elif lone_zero(w["text"], third, w["read2"]):
+            w.update(read1=w["text"], corrected=True, vouched="tesseract twice")
         else:
             w["unsure"] = True
     # A code tesseract reads with a letter for a digit every time (`ASS` for `A5S`, `MS` for `M5`:
@@ -447,6 +449,15 @@ def read_numbers_twice(clean: np.ndarray, words: list[dict], grids: list[dict], 
         w = words[i]
         if w["unsure"] and vouched_by_page(w["text"], w["read2"], vouched):
             w.update(read1=w["text"], text=w["read2"], corrected=True, unsure=False, vouched="page")
+
+
+def lone_zero(page: str, crop: str, second: str) -> bool:
+    """A zero alone in its word (the test pages' `approximately "0" ohm`), read `0` by tesseract on
+    the page and on the crop, and `o` by rapidocr: rapidocr reads a lone round glyph as a letter
+    without the digits around it that tell it apart. The letter is no other number; only a lone
+    `0` is settled this way (`10` against `1o` stays unsure)."""
+    bare = lambda text: "".join(text.split()).strip("\"“”'’()[]:;,.")
+    return bare(page) == "0" and bare(crop) == "0" and bare(second) in ("o", "O")
 
 
 def vouched_by_page(page_reading: str, second: str, vouched: set[str]) -> bool:
@@ -495,7 +506,8 @@ def same_reading(a: str, b: str) -> bool:
 
     Two marks rapidocr cannot see on these scans are no disagreement about the number beside them:
     quotes and brackets at a word's edge (`(0.472")` read `(0.472)`), and the degree sign, a
-    three-pixel ring that it reads as a zero or not at all (`30°` read `300`, `(390°` read `(390`).
+    three-pixel ring that it reads as a zero or not at all (`30°` read `300`, `(390°` read `(390`,
+    `90°.` read `900.`).
     The digits before the ring must agree, and the word keeps tesseract's `°`."""
     def norm(text: str) -> str:
         text = re.sub(r"(?<![\w$])\$(?=\d{2,3}\b)", "S", "".join(text.split()))
@@ -509,6 +521,8 @@ def same_reading(a: str, b: str) -> bool:
         return True
     a, b = (t.strip("\"“”'’()[]:;,") for t in (a, b))
     for x, y in ((a, b), (b, a)):
+        if x.endswith(".") and y.endswith("."):   # the full stop after an angle that ends its sentence (`90°.`)
+            x, y = x[:-1], y[:-1]
         m = re.fullmatch(r"(.*\d)[°º]", x)
         if m and y in (m[1], m[1] + "0", m[1] + "o"):
             return True

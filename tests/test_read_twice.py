@@ -71,10 +71,23 @@ def test_same_reading_normalises_case_spaces_and_decimal_comma_only():
     # not at all, and drops an inch mark; the digits beside them agree
     ("30°", "300", True), ("(390°", "(390", True), ("48°", "480:", True), ('(0.472")', "(0.472)", True),
     ("$52/M52", "S52/M52", True), ("|K20", "K20", True),
+    # 51-163: the angle ends its sentence, its full stop read by both (`Turn ... by 90°.`)
+    ("90°.", "900.", True), ("90.", "900.", False), ("90°.", "90", False),
     # a digit more or less, or another digit, is a disagreement
     ("300", "30", False), ("30°", "310", False), ("2.5", "2.", False), ("|5", "15", False), ("°", "0", False)])
 def test_marks_rapidocr_cannot_see_are_no_disagreement(page, second, same):
     assert ocr.same_reading(page, second) == same
+
+
+@pytest.mark.parametrize("page, crop, second, settled", [
+    ('0"', '"0"', '"o"', True), ("“0”", "“0”", '"o"', True),    # 13-804, 13-805: `approximately "0" ohm`
+    ("0", "0", "O", True),
+    ("0", "8", "o", False),                                       # tesseract's two readings differ
+    ("10", "10", "1o", False), ("0.5", "0.5", "o.5", False),      # only a zero alone
+    ("0", "0", "a", False), ("0", "0", "", False),               # not the look-alike letter, or nothing read
+])
+def test_a_lone_zero_tesseract_reads_twice_is_settled_against_rapidocrs_letter(page, crop, second, settled):
+    assert ocr.lone_zero(page, crop, second) == settled
 
 
 def test_a_correction_never_only_drops_digits():
