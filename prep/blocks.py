@@ -409,6 +409,8 @@ def wiring_block(lines: list[dict], words: list[dict], page_label: str | None) -
     wires = []
     for t in texts:
         for m in WIRE_RE.finditer(t):
+            if t[m.end():m.end() + 1] == "/":
+                continue   # `GN/RO`, `GN/AWT`: the second colour is unreadable, and `GN` alone is another wire
             size = {"75": ".75", "5": ".5"}.get(m.group(1), m.group(1))  # the leading dot is one pixel
             wires.append({"size": size, "colour": m.group(2).replace(" ", "")})
     all_text = "\n".join(texts)
