@@ -87,6 +87,9 @@ NOT_A_PART = {"note", "notes", "important", "caution", "warning", "attention", "
               "times", "stage", "stages", "value", "values", "result"}
 ADVERBS = r"crosswise|diagonally|evenly|alternately|uniformly|gradually|firmly|hand-tight|finger-tight|in stages|in steps"
 GENERIC_FASTENER = {"screw", "screws", "bolt", "bolts", "nut", "nuts", "it", "them"}
+# Parts that are one of many in the manual: a value of theirs needs the assembly they belong to.
+GENERIC_PARTS = {"hole", "holes", "shim", "shims", "retainer", "retainers", "washer", "washers", "spacer", "spacers",
+                 "clip", "clips", "part", "parts", "piece", "pieces", "pin", "pins", "spring", "springs"}
 PRONOUNS = {"it", "this", "that", "they", "these", "those", "he", "she", "which", "there", "one"}
 
 
@@ -809,6 +812,14 @@ def text_facts(block: dict, left_out: list[dict] | None = None) -> list[dict]:
                 if not component:
                     left.append((sentence, printed, "no part named for it"))
                     continue
+            elif component.lower() in GENERIC_PARTS:
+                # "shims which are available 1 mm thick": which shims, the operation says, or where its
+                # title is on an earlier page, the chapter (`shims (hood, sun roof)`)
+                where = title_object(block) or ((block.get("source") or {}).get("section_name") or "").lower()
+                if not where:
+                    left.append((sentence, printed, "no part named for it"))
+                    continue
+                component = f"{component} ({where})"
             location = re.match(r"\s*-\s+(?P<at>[a-z][a-z ]{2,40}?)(?=\s+[A-Za-z]\s*=|\s+with\b|\s*[,.;]|$)",
                                 sentence[value["end"]:])   # "A = 181 mm (7.126") - front threaded pin"
             if measure_only(component) and re.search(r"\s[A-Za-z]$", component):

@@ -136,11 +136,17 @@ def test_drawing_letters_take_their_noun_and_shims_their_thickness():        # 5
     text = ('Adjust distance\nA = 181 mm (7.126") - front threaded pin\nB = 159 mm (6.260") - rear threaded pin\n'
             'with shims which are available 1 mm (0.039")\nthick.')
     # a drawing's distance is one of many in the manual: where it is taken is part of its name
-    assert facts(text) == [("distance A at the front threaded pin", "distance", "181", "mm"),
-                           ("distance B at the rear threaded pin", "distance", "159", "mm"),
-                           ("shims", "thickness", "1", "mm")]
+    # shims are one of many in the manual: the page's operation is on an earlier page, its chapter names them
+    chapter = {"section_name": "Hood, Sun Roof"}
+    assert facts(text, source=chapter) == [("distance A at the front threaded pin", "distance", "181", "mm"),
+                                           ("distance B at the rear threaded pin", "distance", "159", "mm"),
+                                           ("shims (hood, sun roof)", "thickness", "1", "mm")]
     assert facts("Close the top and adjust distance (B) on the\nfront mounting points with shims (2), which\n"
-                 'are available in thicknesses of 1 mm (0.039").') == [("shims", "thickness", "1", "mm")]
+                 'are available in thicknesses of 1 mm (0.039").', source=chapter) == \
+        [("shims (hood, sun roof)", "thickness", "1", "mm")]
+    # nothing to say which shims: left out
+    assert facts("Close the top and adjust distance (B) on the\nfront mounting points with shims (2), which\n"
+                 'are available in thicknesses of 1 mm (0.039").') == []
 
 
 def test_a_letter_no_noun_names_is_left_out():                                # 51-314, as OCR'd
@@ -175,14 +181,16 @@ def test_label_naming_a_quantity_and_a_part_is_split():                      # 3
 
 def test_values_described_by_the_words_around_them():                         # 51-716, 51-314, 35-7, 51-163, 34-15
     assert facts("Distance A = 29.5 mm (1.161\").\nPunch centers, drill 9 mm (0.354\") dia.\nholes, deburr and coat "
-                 "edges of holes\nwith zinc dust paint.") == [("Distance A", "distance", "29.5", "mm"),
-                                                             ("holes", "diameter", "9", "mm")]
+                 "edges of holes\nwith zinc dust paint.", operation_title="REPLACING REAR FLYING STONE GUARD") == \
+        [("Distance A (rear flying stone guard)", "distance", "29.5", "mm"),
+         ("holes (rear flying stone guard)", "diameter", "9", "mm")]
     f = only("Reduce the residual cement to about 0.5 mm\n(0.020\") with the knife*, if the window can\nbe used again.")
     assert (f["component"], f["value"], f["unit"], f["condition"]) == \
         ("residual cement", "about 0.5", "mm", "if the window can be used again")
     assert facts("Bearing sleeves protrude into the guide\npipe on the left and right sides by only\napprox. 17 mm (0.669\").") \
         == [("Bearing sleeves", "protrusion", "only approx. 17", "mm")]
-    assert facts("Remove retainers by turning clockwise and\nanticlockwise 90°.") == [("retainers", "turning angle", "90", "°")]
+    assert facts("Remove retainers by turning clockwise and\nanticlockwise 90°.", source={"section_name": "Body Equipment"}) == \
+        [("retainers (body equipment)", "turning angle", "90", "°")]
     assert facts("Turn slots of damper (3) and filter (4) to be\noffset to each other by 180°.") == \
         [("slots of damper and filter", "offset", "180", "°")]
     assert facts("Air drying time at least 10 minutes.") == [("Air drying time", "drying time", "at least 10", "minutes")]
@@ -348,7 +356,8 @@ def test_idle_speed_with_tolerance_heating_and_shim_steps():
              source={"section_name": "Fuel System"})
     assert (f["component"], f["measure"], f["value"], f["unit"]) == ("fuel system", "idle speed", "700 ± 50", "rpm")
     assert facts("Heat bearing inner races to about 80 °C (176 °F).") == [("bearing inner races", "temperature", "about 80", "°C")]
-    assert facts("Shims are available in steps of 0.05 mm.") == [("Shims", "increment", "0.05", "mm")]
+    assert facts("Shims are available in steps of 0.05 mm.", operation_title="ADJUSTING VALVE CLEARANCE") == \
+        [("Shims (valve clearance)", "increment", "0.05", "mm")]
 
 
 def test_troubleshooting_check_with_back_probe_and_symptom():                 # the sample manual's horn page
@@ -369,7 +378,7 @@ def test_every_fact_reads_back_as_its_number_in_spec_check():
 
     text = ("Minimum value: — 0.35 bar (— 5 psi). Heat sprocket to max. 200° C (390° F). "
             "Shims are available in steps of 0.05 mm.")
-    for f in text_facts({"text": text, "context": {"subhead": "Engine Vacuum"}}):
+    for f in text_facts({"text": text, "context": {"subhead": "Engine Vacuum", "operation_title": "ADJUSTING VALVES"}}):
         (found,) = spec_check.find_quantities(f"{f['value']} {f['unit']}")
         assert found[1] in ("-0.35", "200", "0.05")
 
