@@ -39,7 +39,8 @@ from typing import NamedTuple
 
 INDEX_NAME = "search_index.sqlite"
 # Bump when the passages, the columns or the tokenizer change: an older index is refused, not misread.
-FORMAT_VERSION = 3   # 2: the one-line SPEC facts (fact_passages); 3: a vector per passage (prep/embed.py)
+FORMAT_VERSION = 4   # 2: the one-line SPEC facts (fact_passages); 3: a vector per passage (prep/embed.py);
+                     # 4: a decimal number is also one word (number_words)
 # Porter stemming: "bolts" finds "bolt", "removing" finds "remove" (the operation titles say
 # REMOVING AND INSTALLING, the questions "remove and install"). remove_diacritics: `coupé` = `coupe`.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -99,7 +100,8 @@ def make(block: dict, kind: str, section: str, words: list[str], extra: list[str
     # The page label once more as one word (`pg0670x8`): the tokenizer splits `0670-8` into `0670`
     # and `8`, and a question that names its page (every WIRING one does) should find that page.
     said = [label_word(label)] + ([chapter(src)] if chapter(src) != section else []) + extra
-    text = " ".join(x for x in [line, *said, *measure_words(" ".join([line, *extra]))] if x)
+    text = " ".join(x for x in [line, *said, *measure_words(" ".join([line, *extra])),
+                                *number_words(" ".join([line, *extra]))] if x)
     return Passage(block["id"], kind, src["path"], src.get("page"), label, section, line, text)
 
 
@@ -109,6 +111,16 @@ PAGE_LABEL = re.compile(r"(?<![\w.-])(\d{2,4})-(\d{1,4}[a-z]?)(?![\w-])")
 def label_word(label: str | None) -> str:
     m = PAGE_LABEL.fullmatch(label or "")
     return f"pg{m[1]}x{m[2]}" if m else ""
+
+
+# A decimal number as one word (`12.9` → `n12d9`): the tokenizer splits `12.9` into `12` and `9`, so
+# a question about grade 12.9 found the 10.9 line as well as its own (both hold `9`), and a wire of
+# `2.5` the `2` and `5` anywhere on a page.
+DECIMAL = re.compile(r"(?<![\w.,])(\d*)[.,](\d+)(?![\d.,]*\d)")
+
+
+def number_words(text: str) -> list[str]:
+    return list(dict.fromkeys(f"n{m[1] or '0'}d{m[2]}" for m in DECIMAL.finditer(text)))
 
 
 def measure_words(text: str) -> list[str]:
@@ -536,7 +548,7 @@ def query_terms(question: str) -> list[str]:
     """The question's words worth searching, lower-cased, in order, once each. The task tag
     (`[SPEC]`) and FTS5's own syntax (quotes, `*`, `NEAR`, `-`, `:`) never reach the query."""
     question = TAG.sub("", question)
-    terms = [label_word(m[0]) for m in PAGE_LABEL.finditer(question)]
+    terms = [label_word(m[0]) for m in PAGE_LABEL.finditer(question)] + number_words(question)
     for word in WORD.findall(question.lower()):
         # `m14x1.5` is indexed as `m14x1` and `5` (the tokenizer splits at the dot): search the same.
         for part in re.split(r"[.,]", word):

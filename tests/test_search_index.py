@@ -94,7 +94,7 @@ def test_same_blocks_same_bytes(sample_blocks, index_path, tmp_path):
     meta = build_index(sample_blocks, again)
     assert again.read_bytes() == index_path.read_bytes()
     assert not list(tmp_path.glob("*.tmp"))
-    assert meta["format"] == "3" and int(meta["passages"]) > 100 and len(meta["blocks_sha256"]) == 64
+    assert meta["format"] == "4" and int(meta["passages"]) > 100 and len(meta["blocks_sha256"]) == 64
     assert meta["embedding"].startswith("sentence-transformers/all-MiniLM-L6-v2") and meta["dim"] == "384"
 
 
@@ -223,3 +223,13 @@ def test_search_command(index_path, tmp_path):
     assert len(lines) == 2 and "11-4" in lines[0] and "35 Nm (26 ft-lb)" in lines[0]
     missing = runner.invoke(app, ["search", str(tmp_path / "none.sqlite"), "oil drain plug"])
     assert missing.exit_code == 2 and "none.sqlite" in missing.output
+
+
+def test_a_decimal_number_is_one_word():
+    from prep.search_index import number_words, query_terms
+
+    # grade 12.9 is not grade 10.9 (the tokenizer alone splits both at the dot and keeps the `9`)
+    assert number_words("M7 thread · strength grade 10.9: 22.8 Nm") == ["n10d9", "n22d8"]
+    assert number_words("wire .75 GN/WT, 2,5 BR; M14 x 1.5; 0.13 to 0.23 mm") == ["n0d75", "n2d5", "n1d5", "n0d13", "n0d23"]
+    assert number_words("30 Nm. Page 11-4, part 1.2.3") == []
+    assert query_terms("M7 12.9 bolt, how many Nm max?")[0] == "n12d9"
