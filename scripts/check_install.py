@@ -2,6 +2,7 @@
 
     python scripts/check_install.py      # run by `make install`; exit 1 with one line per problem
     python scripts/check_install.py --llama-decode   # exit 1 when llama.cpp dies decoding a prompt
+    python scripts/check_install.py --training       # before llama-cpp-python is built (Colab builds it during training)
 
 Measured on a CPU machine whose CPU advertises AMX while its kernel refuses it: llama-cpp-python
 built there with -march=native loads, answers a one-word prompt, and dies with SIGILL (`tileloadd`
@@ -20,7 +21,9 @@ import sys
 from importlib.metadata import distributions
 
 
-def problems() -> list[str]:
+def problems(llama: bool = True) -> list[str]:
+    """One line per problem. `llama=False`: llama-cpp-python is not checked (only export and serve
+    need it; the Colab notebook compiles it in the background while training runs)."""
     found = []
     import torch
 
@@ -35,10 +38,10 @@ def problems() -> list[str]:
             found.append(f"CUDA packages on a CPU machine ({', '.join(cuda_wheels[:3])}…): install the CPU torch "
                          "first (make install does: pip install torch==2.13.0)")
     # peft is imported in a fresh interpreter: a broken torchvision only shows on first import.
-    done = subprocess.run([sys.executable, "-c", "import peft, trl, transformers, llama_cpp"],
-                          capture_output=True, text=True)
+    modules = "peft, trl, transformers" + (", llama_cpp" if llama else "")
+    done = subprocess.run([sys.executable, "-c", f"import {modules}"], capture_output=True, text=True)
     if done.returncode != 0:
-        found.append("import peft/trl/transformers/llama_cpp fails: " + done.stderr.strip().splitlines()[-1])
+        found.append(f"import {modules.replace(', ', '/')} fails: " + done.stderr.strip().splitlines()[-1])
     # prep reads every number twice, the second time with rapidocr; its opencv needs libGL.so.1.
     done = subprocess.run([sys.executable, "-c", "import rapidocr_onnxruntime"], capture_output=True, text=True)
     if done.returncode != 0:
@@ -73,7 +76,7 @@ if __name__ == "__main__":
         why = llama_decodes()
         print(f"install check: {why or 'llama.cpp decodes a batch: ok'}", file=sys.stderr if why else sys.stdout)
         sys.exit(1 if why else 0)
-    issues = problems()
+    issues = problems(llama=sys.argv[1:] != ["--training"])
     for line in issues:
         print(f"install check: {line}", file=sys.stderr)
     if not issues:
