@@ -97,7 +97,9 @@ def coverage(truth: dict, index: list[dict], spec_rows: list[dict]) -> dict:
         answers.setdefault(row["meta"]["source_path"], []).append(row["messages"][1]["content"])
     pages = []
     for page in truth["pages"]:
-        facts = [f for f in index if f.get("source") == page["file"]]
+        # a PDF's pages share its file: the truth names its page (`pdf_page`), the fact its block (`…pdf#p21#b3`)
+        facts = [f for f in index if f.get("source") == page["file"] and
+                 (not page.get("pdf_page") or f"#p{page['pdf_page']}#" in (f.get("block") or ""))]
         for f in facts:
             f["_key"] = value_key(str(f.get("value") or ""), str(f.get("unit") or ""))
             f["_in_example"] = any(f.get("text") and f["text"] in a for a in answers.get(page["file"], []))
