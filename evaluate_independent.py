@@ -111,8 +111,9 @@ def classify(q: dict, answer: str) -> str:
     return "right" if not q.get("result") and said <= spelled else "wrong"
 
 
-def ask_model(gguf: Path, threads: int):
-    """A function (question, Found) -> (answer, seconds to the first token), through serve's engine."""
+def ask_model(gguf: Path, threads: int, lines: int | None = None):
+    """A function (question, Found) -> (answer, seconds to the first token), through serve's engine.
+    `lines`: only the first that many of the lines found go in the prompt (all of them by default)."""
     import grounding
     import serve
 
@@ -122,7 +123,7 @@ def ask_model(gguf: Path, threads: int):
         if not found.covered:
             return grounding.NOT_COVERED, None
         # Untagged, as the API and a plain chat ask it (a mechanic does not type `[SPEC]`).
-        user = grounding.grounded_turn(question, found.hits)
+        user = grounding.grounded_turn(question, found.hits[:lines])
         tokens = serve.prompt_tokens(model, serve.build_messages(None, [], user), 256)
         done = serve.generate(model, tokens, 256, 0.0)
         return grounding.checked_answer(done.text.strip(), found), done.first_token_s
