@@ -272,9 +272,12 @@ def flowchart_blocks(lines: list[dict], width: int, height: int) -> list[dict]:
             rows[-1].append(b)
         else:
             rows.append([b])
+    for row in rows:
+        for b in row:
+            b["row_top"] = row[0]["top"]          # its row's order among the headings
     boxes = [b for row in rows for b in sorted(row, key=lambda b: b["col"])]
     for n, b in enumerate(boxes, start=1):
-        b.update(n=n, yes=None, no=None, row_top=min(x["top"] for row in rows if b in row for x in row))
+        b.update(n=n, yes=None, no=None)
 
     def box_at(col: int, y: float, slack: float):
         return next((b for b in boxes if b["col"] == col and b["top"] - slack <= y <= b["bottom"] + slack), None)

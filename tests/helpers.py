@@ -24,6 +24,20 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def read_real_pages(paths, folder: Path) -> tuple[object, list[dict], dict[str, dict]]:
+    """prep's blocks stage on these pages of SAMPLES (their paths under it), linked into `folder`
+    (never copied: the pages are not ours) and read with an OCR cache of their own there:
+    (the stage's result, blocks.jsonl's records, pages.jsonl's records by path)."""
+    from prep.blocks import build_blocks
+
+    for rel in paths:
+        (folder / "pages" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "pages" / rel).symlink_to(SAMPLES / rel)
+    result = build_blocks(folder / "pages", folder / "work", jobs=2, cache_dir=folder / "cache", progress=False)
+    pages = {p["path"]: p for p in read_jsonl(folder / "work" / "pages.jsonl")}
+    return result, read_jsonl(folder / "work" / "blocks.jsonl"), pages
+
+
 def claim_free(monkeypatch, free: int) -> None:
     """The space checks read free space through shutil.disk_usage: make it read `free` bytes."""
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(free, 0, free))

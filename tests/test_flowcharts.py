@@ -8,17 +8,15 @@ their branches are written below by eye from the page images, never from the OCR
 the wrong box is worse than one not read: every branch read must be the page's.
 """
 
-import json
 import random
 import re
 
 import pytest
 
 from prep import gates
-from prep.blocks import build_blocks
 from prep.tasks import Example, troubleshooting_examples
 
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, read_real_pages
 
 # (words of the box the arrow leaves, branch, words the box it points to starts with), as printed.
 CHARTS = {
@@ -72,14 +70,7 @@ def flat(text: str) -> str:
 def charts(tmp_path_factory):
     if not SAMPLES.is_dir():
         pytest.skip(f"{SAMPLES} not present")
-    src = tmp_path_factory.mktemp("charts")
-    for rel in CHARTS:
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).symlink_to(SAMPLES / rel)
-    out = src.parent / (src.name + "-work")
-    build_blocks(src, out, jobs=2, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    blocks = [json.loads(l) for l in (out / "blocks.jsonl").read_text().splitlines()]
-    pages = {p["path"]: p for p in map(json.loads, (out / "pages.jsonl").read_text().splitlines())}
+    _, blocks, pages = read_real_pages(CHARTS, tmp_path_factory.mktemp("charts"))
     return blocks, pages
 
 

@@ -6,13 +6,9 @@ Each assertion is what a person reads on the page. The pages are linked (not cop
 copyrighted) into a temporary folder and read once, with a session-scoped OCR cache.
 """
 
-import json
-
 import pytest
 
-from prep.blocks import build_blocks
-
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, read_real_pages
 PAGES = [
     "00 - Torque Specs/11-04.jpg",
     "34 - Brakes/34-15.jpg",
@@ -27,15 +23,7 @@ pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not pre
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    src = tmp_path_factory.mktemp("real")
-    for rel in PAGES:
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).symlink_to(SAMPLES / rel)
-    out = src.parent / (src.name + "-work")
-    result = build_blocks(src, out, jobs=2, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    blocks = [json.loads(l) for l in (out / "blocks.jsonl").read_text().splitlines()]
-    pages = {p["path"]: p for p in map(json.loads, (out / "pages.jsonl").read_text().splitlines())}
-    return result, blocks, pages
+    return read_real_pages(PAGES, tmp_path_factory.mktemp("real"))
 
 
 def of(blocks, path):

@@ -17,8 +17,7 @@ import pytest
 
 from prep.spec_text import sentences, text_facts
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared/samples/e30-m3"
+from tests.helpers import ROOT, SAMPLES, read_real_pages
 TRUTH = ROOT / "tests/truth/e30_text_values.json"
 
 
@@ -391,16 +390,8 @@ pytestmark_real = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} no
 @pytest.fixture(scope="module")
 def truth_pages(tmp_path_factory):
     """text_facts over the text blocks of every page in the truth file, OCR'd here."""
-    from prep.blocks import build_blocks
-
     truth = json.loads(TRUTH.read_text(encoding="utf-8"))
-    src = tmp_path_factory.mktemp("truth-pages")
-    for page in truth["pages"]:
-        (src / page["file"]).parent.mkdir(parents=True, exist_ok=True)
-        (src / page["file"]).symlink_to(SAMPLES / page["file"])
-    out = src.parent / (src.name + "-work")
-    build_blocks(src, out, jobs=2, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
-    blocks = [json.loads(line) for line in (out / "blocks.jsonl").read_text().splitlines()]
+    _, blocks, _ = read_real_pages([page["file"] for page in truth["pages"]], tmp_path_factory.mktemp("truth-pages"))
     index = []
     for block in blocks:
         if block["kind"] in ("steps", "paragraph", "note", "list"):

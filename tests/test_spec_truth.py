@@ -24,10 +24,9 @@ from pathlib import Path
 import pytest
 
 from prep import gates
-from prep.blocks import build_blocks
 from prep.tasks import spec_examples
 
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, read_real_pages
 E30_TRUTH = json.loads((Path(__file__).parent / "truth/e30_torque.json").read_text())["pages"]
 
 
@@ -44,12 +43,9 @@ def examples(request, tmp_path_factory):
         if not SAMPLES.is_dir():
             pytest.skip(f"{SAMPLES} not present")
         truth = E30_TRUTH
-        src = tmp_path_factory.mktemp("torque")
-        for rel in truth:
-            (src / rel).parent.mkdir(parents=True, exist_ok=True)
-            (src / rel).symlink_to(SAMPLES / rel)
-        out = src.parent / (src.name + "-work")
-        build_blocks(src, out, jobs=2, cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+        folder = tmp_path_factory.mktemp("torque")
+        read_real_pages(truth, folder)
+        out = folder / "work"
     else:
         pages_dir = request.getfixturevalue("sample_pages")
         truth = sample_truth(json.loads((pages_dir.parent / f"{pages_dir.name}.truth.json").read_text()))

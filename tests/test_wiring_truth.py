@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from prep.blocks import build_blocks, wiring_block
+from prep.blocks import wiring_block
 from scripts.wiring_coverage import coverage
 
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, read_real_pages
 
 TRUTH = json.loads((Path(__file__).parent / "truth/e30_more_pages.json").read_text(encoding="utf-8"))
 WIRING_PAGES = [p["file"] for p in TRUTH["pages"] if any(f.get("where") == "diagram" for f in p["facts"])]
@@ -26,12 +26,7 @@ WIRING_PAGES = [p["file"] for p in TRUTH["pages"] if any(f.get("where") == "diag
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present")
 def test_no_fuse_rating_or_wire_the_page_does_not_print(tmp_path):
     assert len(WIRING_PAGES) == 3
-    src = tmp_path / "pages"
-    for rel in WIRING_PAGES:
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).symlink_to(SAMPLES / rel)
-    build_blocks(src, tmp_path / "work", jobs=2, cache_dir=tmp_path / "cache", progress=False)
-    blocks = [json.loads(l) for l in (tmp_path / "work/blocks.jsonl").read_text().splitlines()]
+    _, blocks, _ = read_real_pages(WIRING_PAGES, tmp_path)
     t = coverage(blocks, TRUTH)
     assert (t["fuses"], t["wires"]) == (10, 32)
     assert t["fuses_wrong"] == 0 and t["pairs_wrong"] == 0, t
