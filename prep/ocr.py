@@ -35,7 +35,7 @@ from PIL import Image
 
 # Bump when preprocessing changes what tesseract sees (or what the second reading stores): it is
 # part of every cache key.
-PREPROCESS_VERSION = 15
+PREPROCESS_VERSION = 16
 
 
 @dataclass(frozen=True)
@@ -506,8 +506,8 @@ def same_reading(a: str, b: str) -> bool:
 
     Two marks rapidocr cannot see on these scans are no disagreement about the number beside them:
     quotes and brackets at a word's edge (`(0.472")` read `(0.472)`), and the degree sign, a
-    three-pixel ring that it reads as a zero or not at all (`30°` read `300`, `(390°` read `(390`,
-    `90°.` read `900.`).
+    three-pixel ring that it reads as a zero or not at all (`30°` read `300`, `(390°` read `(390`).
+    A full stop both readings end with is the sentence's (`90°.` read `900.`, `(0.039”).` read `(0.039").`).
     The digits before the ring must agree, and the word keeps tesseract's `°`."""
     def norm(text: str) -> str:
         text = re.sub(r"(?<![\w$])\$(?=\d{2,3}\b)", "S", "".join(text.split()))
@@ -519,10 +519,10 @@ def same_reading(a: str, b: str) -> bool:
         return False
     if a == b:
         return True
+    if a.endswith(".") and b.endswith("."):   # the sentence's full stop, both read it (`90°.`, `(0.039").`)
+        a, b = a[:-1], b[:-1]
     a, b = (t.strip("\"“”'’()[]:;,") for t in (a, b))
     for x, y in ((a, b), (b, a)):
-        if x.endswith(".") and y.endswith("."):   # the full stop after an angle that ends its sentence (`90°.`)
-            x, y = x[:-1], y[:-1]
         m = re.fullmatch(r"(.*\d)[°º]", x)
         if m and y in (m[1], m[1] + "0", m[1] + "o"):
             return True

@@ -161,11 +161,7 @@ def read_twice_problems(block: dict, facts: list[dict]) -> tuple[list[dict], lis
         bad = [unsure_cells[c] for c in cells if c in unsure_cells and c not in settled]
         if not bad and not cells and unsure_words:
             said = set(re.findall(r"\d+(?:[.,]\d+)?", " ".join(str(f.get(k) or "") for k in ("value", "alt", "variant"))))
-            # readings that all hold the same numbers differ in a mark only (`(0.039”).` / `(0.039").`):
-            # no disagreement about a number
-            bad = [u["readings"] for u in unsure_words if said & set(re.findall(r"\d+(?:[.,]\d+)?", u["text"])) and
-                   (not all(u["readings"]) or
-                    len({tuple(re.findall(r"\d+(?:[.,]\d+)?", r)) for r in u["readings"]}) > 1)]
+            bad = [u["readings"] for u in unsure_words if said & set(re.findall(r"\d+(?:[.,]\d+)?", u["text"]))]
         if bad:
             left.append({**f, "reason": "readings disagree: " + "; ".join(" / ".join(str(x) for x in b if x) for b in bad)})
             continue
