@@ -111,9 +111,10 @@ def classify(q: dict, answer: str) -> str:
     return "right" if not q.get("result") and said <= spelled else "wrong"
 
 
-def ask_model(gguf: Path, threads: int, lines: int | None = None):
+def ask_model(gguf: Path, threads: int, lines: int | None = None, free: bool = False):
     """A function (question, Found) -> (answer, seconds to the first token), through serve's engine.
-    `lines`: only the first that many of the lines found go in the prompt (all of them by default)."""
+    `lines`: only the first that many of the lines found go in the prompt (all of them by default).
+    `free`: the model answers a value question in its own words, not held to the best line's values."""
     import grounding
     import serve
 
@@ -125,7 +126,7 @@ def ask_model(gguf: Path, threads: int, lines: int | None = None):
         # Untagged, as the API and a plain chat ask it (a mechanic does not type `[SPEC]`).
         user = grounding.grounded_turn(question, found.hits[:lines])
         tokens = serve.prompt_tokens(model, serve.build_messages(None, [], user), 256)
-        done = serve.generate(model, tokens, 256, 0.0)
+        done = serve.generate(model, tokens, 256, 0.0, grammar=None if free else grounding.answer_grammar(found))
         return grounding.checked_answer(done.text.strip(), found), done.first_token_s
     return answer
 

@@ -20,7 +20,7 @@ evaluate.py scores that same answer. It imports nothing heavy.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -79,6 +79,56 @@ def strip_cite(answer: str) -> tuple[str, str | None]:
     return answer[:found.start()].rstrip(), found[1]
 
 
+# What kind of value a question asks for, from the words a person asks it with, the strongest
+# asking first: `torque angle` asks degrees, `oil temp sender, how tight?` asks a torque (the temperature names the part), `air
+# temperature sensor resistance at -8 °C` a resistance (the temperature is the condition). The
+# units are spec_check's canonical ones. A question none of these words ask has no kind, and is
+# judged as before (its words alone).
+ASKED = [(re.compile(rf"\b(?:{words})\b", re.I), set(units)) for words, units in [
+    # `torque angle`, `how many degrees further`: the stage in degrees, not the torque before it
+    (r"torque angle|angle torque|angle of rotation|how many degrees|degrees (?:further|more)", ("°",)),
+    (r"torques?|torqued|torquing|tight|tighten\w*|nm|newton[- ]?met\w+|ft[-. ]?lbs?|foot[- ]?pounds?|lb[-. ]?ft",
+     ("Nm", "ft-lb", "in-lb", "°")),
+    (r"resistance|ohms?|ohmmeter|k-?ohms?|kΩ|Ω", ("Ω", "kΩ")),
+    (r"voltage|volts?|voltmeter|mv", ("V", "mV")),
+    (r"current|amps?|amperes?|amperage|ammeter", ("A", "mA")),
+    (r"capacity|capacities|litres?|liters?|quarts?|quantity|refill|volume|ml|cc|"
+     r"how much(?: \w+)? (?:oil|fluid|coolant|grease|antifreeze|refrigerant)", ("L", "ml", "qt")),
+    (r"pressures?|bar|psi|kpa|vacuum", ("bar", "mbar", "kPa", "MPa", "psi")),
+    (r"angle|degrees", ("°",)),
+    (r"gap|play|clearance|run-?out|thick|thickness|length|long|diameter|width|wide|distance|depth|deep|height|"
+     r"float|wear|stroke|bore|protrusion|mm|millimet\w+|inch|inches|cm|dimensions?", ("mm", "cm", "in")),
+    (r"minutes?|seconds?|hours?|time|wait", ("min", "s")),
+    (r"rpm|revs|idle|speed", ("rpm",)),
+    (r"weight|weigh|grams?|kg|heavy|imbalance", ("g", "kg")),
+    (r"power|watts?|wattage|output|hp|bhp|kw", ("W", "kW", "PS", "hp")),
+    (r"percent|percentage", ("%",)),
+    (r"temperatures?|temp|hot|cold|warm|heat|celsius|fahrenheit", ("°C", "°F")),
+]]
+
+
+def asking(question: str) -> tuple[re.Pattern | None, set[str]]:
+    """(the words that ask it, the units) of the kind of value the question asks; (None, set())
+    when its words ask none. A value the question itself gives is not asked (`after the 20 Nm,
+    how many degrees further?`)."""
+    from spec_check import QUANTITY_RE
+
+    question = QUANTITY_RE.sub(" ", question)
+    return next(((words, units) for words, units in ASKED if words.search(question)), (None, set()))
+
+
+def asked_units(question: str) -> set[str]:
+    """The units a value answering the question is printed in (set() when its words ask no kind)."""
+    return asking(question)[1]
+
+
+def holds_kind(line: str, units: set[str]) -> bool:
+    """Whether the line prints a value in one of the units (spec_check reads them as it reads answers)."""
+    from spec_check import find_quantities
+
+    return any(unit in units for _, _, unit, _ in find_quantities(line))
+
+
 # When the model is asked, and what it may answer: measured on the dev half of the independent
 # questions (tests/truth/independent/, written by readers who saw only page images) and on 48 probes
 # (parts no page holds), with the demo model; the curve is in docs/serving.md ("When the model
@@ -111,6 +161,9 @@ def holds(index, hit, term: str) -> bool:
 # The words a torque row need not repeat: it names the joint (`Wiper arm to wiper shaft`), the
 # question often the fastener (`wiper arm nut`).
 FASTENERS = set("bolt bolts screw screws nut nuts stud studs fastener fasteners fixing fixings".split())
+# Words that count or order, never a part's name: `two` of `two-pin sender`, `first` of `first balance`.
+COUNTING = set("one two three four five six seven eight nine ten twelve first second third fourth both each "
+               "single double".split())
 
 
 def misnamed(runs: list, held: set[str]) -> list[str]:
@@ -133,7 +186,7 @@ def misnamed(runs: list, held: set[str]) -> list[str]:
         if not any(found):
             continue
         last = max(i for i, hit in enumerate(found) if hit)
-        wrong += [term for term, hit in zip(words[:last], found) if not hit and term not in FASTENERS]
+        wrong += [term for term, hit in zip(words[:last], found) if not hit and term not in FASTENERS | COUNTING]
         head = words[-1]
         if (closed and not found[-1] and head not in FASTENERS
                 and not any(ch.isdigit() for term in words for ch in term)):
@@ -151,6 +204,7 @@ OPPOSITES = {a: b for pair in ("front rear", "left right", "lh rh", "upper lower
 # 15 of 105 single-line questions answered right, 0 wrong, 0 of 48 probes answered (the exact-word
 # rule: 7, 0, 0; opposite sides only: 22, 1, 3).
 SAME_WORD = 0.5
+SAME_WORD_PRINTED = 0.6
 _word_vectors: dict = {}
 
 
@@ -168,25 +222,73 @@ def word_vectors(words: list[str]):
     return np.array([_word_vectors[w] for w in words])
 
 
+def part_phrases(question: str) -> list:
+    """prep.search_index.phrases, each cut after a word that asks the question's kind of value
+    (ASKED): the words before `runout` in `maximum allowable axial runout for the flywheel`, or
+    before `torque` in `max torque for an M8 bolt`, qualify the value asked, not the part."""
+    from prep.search_index import Phrase, phrases
+
+    asks = asking(question)[0]
+    out = []
+    for words, closed in phrases(question):
+        run: list[str] = []
+        for word in words:
+            if asks is not None and asks.fullmatch(word):
+                if run:
+                    out.append(Phrase(run, False))
+                run = []
+            else:
+                run.append(word)
+        if run:
+            out.append(Phrase(run, closed))
+    return out
+
+
 def other_part(index, question: str, hit) -> list[str]:
     """The question's words that make the part it asks about another than the line's: misnamed's
     words that no word of the line means nearly the same as (SAME_WORD), and a side the line names
     the opposite of. [] when the line is about the question's part."""
-    from prep.search_index import WORD, phrases, query_terms
+    from prep.search_index import WORD, query_terms
 
     said = set(WORD.findall(hit.text.lower()))
     asked = set(query_terms(question))
     wrong = [w for w in asked if w in OPPOSITES and w not in said and OPPOSITES[w] in said and OPPOSITES[w] not in asked]
     held = {t for t in asked if holds(index, hit, t)}
-    lacking = [w for w in misnamed(phrases(question), held) if w not in wrong]
-    line_words = sorted(w for w in said if not w.isdigit())
+    # `Door hinge to A-pillar, except for upper hinge` is not the row of `upper door hinge bolts`
+    for m in EXCEPT.finditer(hit.line):
+        left_out = [w for w in query_terms(m[1]) if not w.isdigit()]
+        if left_out and set(left_out) <= asked:
+            wrong += left_out
+    lacking = [w for w in misnamed(part_phrases(question), held) if w not in wrong]
+    # The words the line prints (not the page's heading the index adds to it), less those that ask
+    # a kind of value: `fuel` of `fuel pump pulley` was excused by the heading's `engine`.
+    line_words = sorted(w for w in set(WORD.findall(hit.line.lower()))
+                        if not w.isdigit() and not any(words.fullmatch(w) for words, _ in ASKED))
+    for word in [w for w in lacking if any(shortened(w, x) for x in line_words)]:
+        lacking.remove(word)
     if lacking and line_words:
         similar = word_vectors(lacking) @ word_vectors(line_words).T
         for word, row in zip(lacking, similar):
             best = line_words[int(row.argmax())]
-            if row.max() < SAME_WORD or OPPOSITES.get(word) == best:
+            if row.max() < SAME_WORD or OPPOSITES.get(word) == best or (
+                    row.max() < SAME_WORD_PRINTED and in_manual(index, word)):
                 wrong.append(word)
     return wrong
+
+
+EXCEPT = re.compile(r"\b(?:except(?: for)?|other than|apart from|excluding)\s+([^·;:,.()]{1,40})", re.I)
+
+
+def in_manual(index, word: str) -> bool:
+    """Whether the manual prints the word somewhere: then it names what the manual means by it, and
+    only a close word of the line stands for it (`fuel` is not the `water` of `Water pump pulley
+    bolts`, 0.54); a word the manual never prints is the asker's own (`hood` for `Bonnet`, 0.57)."""
+    return index.con.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1", (f'"{word}"',)).fetchone() is not None
+
+
+def shortened(word: str, full: str) -> bool:
+    """The shop's short form of a word: `speedo` of `speedometer`, `temp` of `temperature`."""
+    return len(word) >= 3 and len(full) > len(word) and full.startswith(word)
 
 
 def coverage(index, question: str, hits: list) -> float:
@@ -220,6 +322,7 @@ class Found:
     covered: bool
     share: float                  # the idf-weighted share of the question's terms the best line holds
     procedure: bool = False       # the lines are one operation's, in the page's order (a procedure question)
+    choices: list[str] = field(default_factory=list)   # a value question's answers, as its best line prints them (value_choices)
 
     def sources(self) -> list[dict]:
         """The lines as serve lists them (API `sources`, `ask --json`): `closest` marks lines shown
@@ -255,13 +358,101 @@ def find(index, question: str, k: int = K) -> Found:
     the page's order: its steps, not the values printed beside them (`remove and install the front
     brake discs` once found the discs' minimum thickness and was answered with it)."""
     hits = index.search(question, k)
+    units = asked_units(question)
+    if units:
+        # The line that prints the kind of value asked first (stable): `oil temp sender, how tight?`
+        # once ranked `Oil temp to not exceed 130 °C` above the sender's torque row.
+        hits.sort(key=lambda h: not holds_kind(h.line, units))
     if PROCEDURE.search(question):
         first = next((h for h in hits if h.kind in ("steps", "paragraph", "note", "list")), None)
         steps = index.operation(first, k) if first else []
         if steps:
             return Found(steps, True, 1.0, procedure=True)
-    share = coverage(index, question, hits)
-    return Found(hits, share >= COVERED_SHARE and not other_part(index, question, hits[0]), share)
+    share = coverage(index, question, hits[:1])
+    kind = not units or (bool(hits) and holds_kind(hits[0].line, units))
+    covered = (share >= COVERED_SHARE and kind and not other_variant(question, hits[0].line)
+               and not other_part(index, question, hits[0]))
+    choices = [c for c in value_choices(hits[0].line, units) if not other_variant(question, c, decimals=True)] \
+        if covered and units else []
+    if len(choices) > 1:
+        # every value with its label, as the line prints them, may be the answer too: where the
+        # question names no variant, the mechanic reads the list rather than the model's guess
+        choices.append("; ".join(choices))
+    return Found(hits, covered and bool(choices or not units), share, choices=choices)
+
+
+# Codes that name a variant: an engine, a body, a gearbox (`S14`, `M20`, `E34`, `K25`, `A5S`), and
+# in a value's label a bolt's strength grade (`10.9`). Two codes of one shape are two variants.
+CODE = re.compile(r"(?<![\w.])([a-z]{1,2}\d{2,3}[a-z]?)(?![\w.])", re.I)
+# Codes a question leaves out: `other than S38/S50`, `isn't an S14`, `non-M20`.
+NOT_CODES = re.compile(r"\b(?:other than|except(?: for)?|apart from|excluding|not(?: an?| the| for)?|isn'?t(?: an?)?|"
+                       r"aren'?t|non)[\s-]+(?:(?:[a-z]{1,2}\d{2,3}[a-z]?)(?:\s*(?:/|,|or|and)\s*)?)+", re.I)
+DECIMAL = re.compile(r"(?<![\w.,])(\d{1,2}\.\d)(?![\w.,])")
+
+
+def other_variant(question: str, text: str, decimals: bool = False) -> bool:
+    """Whether the text names only other variants than the question does, of a kind both name: the
+    question's `S14` against a line's `S50`; with decimals, its `grade 8.8` against a label's
+    `strength grade 10.9:`. A question that names none of that kind is not judged."""
+    def shapes(found: list[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for code in found:
+            out.setdefault(re.sub(r"\d", "9", code.upper()), set()).add(code.upper())
+        return out
+    patterns = (CODE, DECIMAL) if decimals else (CODE,)
+    left_out = {c.upper() for m in NOT_CODES.finditer(question) for c in CODE.findall(m[0])}
+    asked = shapes([c for p in patterns for c in p.findall(question) if c.upper() not in left_out])
+    given = shapes([c for p in patterns for c in p.findall(text)])
+    if left_out and any(codes and codes <= left_out for codes in given.values()):
+        return True     # `anything that isn't an S38/S50` against the row `S38/S50: 13 Nm`
+    return any(shape in given and not codes & given[shape] for shape, codes in asked.items())
+
+
+# A value question the lines cover is answered with one of the values its best line prints in the
+# unit asked, the model choosing which under a grammar (llama.cpp GBNF): a 135M model asked freely
+# copied a sibling row's value, a screw grade as a torque, or its own number, and refused lines it
+# had read; chosen, every number it says is the line's, as printed, with its label and conversion.
+LABEL_CHARS = 40
+
+
+def value_choices(line: str, units: set[str]) -> list[str]:
+    """The values the line prints in one of the units, each as printed with the short label before
+    it in its cell (`K25: 5.5 litres`, `strength grade 8.8: 24 Nm`) and the conversion in brackets
+    after it (`55 Nm (41 ft-lb)`); a value inside another's brackets is that one's conversion."""
+    from spec_check import find_quantities
+
+    choices, taken, head = [], 0, None
+    for text, _, unit, start in find_quantities(line):
+        if line[start:start + len(text)] != text:      # a list's head (`86.0 x` of `86.0 x 86.0 mm`)
+            head = start if head is None else head
+            continue
+        end = start + len(text)
+        start, head = (start if head is None else head), None
+        if unit not in units or start < taken:
+            continue
+        # its conversion: `(41 ft-lb)`, `/ 170 PS`
+        if (after := re.match(r"\s*(?:\([^()]{1,40}\)|/\s*\d[\d.,]*\s?[^\W\d]+)", line[end:])) \
+                and any(c.isdigit() for c in after[0]):
+            end += after.end()
+        cell = max(line.rfind(" · ", 0, start) + 3, line.rfind("; ", 0, start) + 2, taken)
+        label = line[cell:start]
+        while len(label) > LABEL_CHARS and ": " in label:     # `M20/M40: stage 1: application torque `
+            label = label.split(": ", 1)[1]
+        label = label if len(label) <= LABEL_CHARS else ""
+        choices.append(" ".join((label + line[start:end]).split()))
+        taken = end
+    return list(dict.fromkeys(choices))
+
+
+def answer_grammar(found: Found | None) -> str | None:
+    """The llama.cpp grammar (GBNF) that holds the model to found.choices, cited with the best
+    line's page; None when the question is not a covered value question (the model answers freely)."""
+    if found is None or not found.covered or not found.choices:
+        return None
+
+    def literal(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"root ::= ({' | '.join(literal(c) for c in found.choices)}) {literal(' [' + ref(found.hits[0]) + ']')}\n"
 
 
 # A value the model gives must be printed on the line the answer stands on: the best line found, or,

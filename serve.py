@@ -449,6 +449,12 @@ def refused(mode: str, found: Found | None) -> bool:
     return mode == "context" and found is not None and not found.covered
 
 
+def value_grammar(mode: str, found: Found | None) -> str | None:
+    """Context mode and a value question the lines cover: the model chooses among the values its
+    best line prints (grounding.answer_grammar), so every number it says is the manual's."""
+    return grounding.answer_grammar(found) if mode == "context" else None
+
+
 def not_covered(found: Found) -> str:
     return grounding.NOT_COVERED if found.hits else grounding.NOTHING_FOUND
 
@@ -524,10 +530,11 @@ DEFAULT_TOP_P = 0.95  # llama-cpp-python's own default, which every answer has u
 
 def generate(model: Model, tokens: list[int], max_tokens: int, temperature: float,
              on_text: Callable[[str], None] = lambda piece: None, top_p: float = DEFAULT_TOP_P,
-             stop: tuple[str, ...] | list[str] = ()) -> Answer:
+             stop: tuple[str, ...] | list[str] = (), grammar: str | None = None) -> Answer:
     """Stream one answer; `on_text` gets each piece as it comes (terminal, SSE, or nothing) and
     may raise to stop it. `stop`: more strings that end the answer (not included in it), besides
-    the template's end of turn."""
+    the template's end of turn. `grammar`: GBNF the answer must follow (grounding.answer_grammar:
+    a value question answered with one of the values its best line prints)."""
     start = time.perf_counter()
     first = None
     pieces, finish = [], "length"
@@ -536,9 +543,13 @@ def generate(model: Model, tokens: list[int], max_tokens: int, temperature: floa
     # slightly other logits: the same question, asked twice through the API, got two greedy answers.
     # The same question must give the same answer at the bench; a re-read prompt costs ~0.4 s here.
     model.llm.reset()
+    if grammar is not None:
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_string(grammar, verbose=False)
     chunks = model.llm.create_completion(
         prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stream=True,
-        stop=model.stop + list(stop), stopping_criteria=model.stopping_criteria)
+        stop=model.stop + list(stop), stopping_criteria=model.stopping_criteria, grammar=grammar)
     try:
         for chunk in chunks:
             choice = chunk["choices"][0]
@@ -660,7 +671,8 @@ def ask(cli_ctx: typer.Context, model: ModelArg,
             tokens = prompt_tokens(m, build_messages(s.system, [], user), s.max_tokens)
         except PromptTooLong as e:
             raise fail(str(e))
-        answer = guarded(found, s.grounding, generate(m, tokens, s.max_tokens, s.temperature, stream), stream)
+        answer = guarded(found, s.grounding, generate(m, tokens, s.max_tokens, s.temperature, stream,
+                                                      grammar=value_grammar(s.grounding, found)), stream)
     checked = check_answer(facts, question, answer.text, found)
     if as_json:
         print(json.dumps({
@@ -811,7 +823,7 @@ def chat(cli_ctx: typer.Context, model: ModelArg, task: TaskOpt = None,
         print("bot> ", end="", flush=True)
         try:
             answer = generate(m, tokens, s.max_tokens, s.temperature,
-                              lambda piece: print(piece, end="", flush=True))
+                              lambda piece: print(piece, end="", flush=True), grammar=value_grammar(s.grounding, found))
         except KeyboardInterrupt:
             # The half answer is not kept: the next prompt must not build on a cut-off turn.
             print("\n(stopped)")
@@ -1262,7 +1274,8 @@ class Handler(BaseHTTPRequestHandler):
 
             def answer_with(on_text: Callable[[str], None]) -> Answer:
                 return guarded(found, s.grounding, generate(model, tokens, options.max_tokens, options.temperature,
-                                                            on_text, options.top_p, options.stop), on_text)
+                                                            on_text, options.top_p, options.stop,
+                                                            value_grammar(s.grounding, found)), on_text)
             if options.stream:
                 self.stream_answer(completion_id, answer_with, question, found, extra)
                 return

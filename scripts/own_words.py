@@ -26,12 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=("dev", "test"), default="dev")
+    parser.add_argument("--half", choices=("dev", "dev2", "test"), default="dev")
     parser.add_argument("--sample", type=Path, default=ROOT / "data", help="prep output of the sample manual [data/]")
     parser.add_argument("--e30", type=Path, default=ROOT / "build" / "e30", help="prep output of the E30 pages [build/e30]")
     parser.add_argument("--gguf", type=Path, help="Also ask this model through serve's engine.")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompt-lines", type=int, help="Give the model only the first N lines found (all by default).")
+    parser.add_argument("--free", action="store_true",
+                        help="The model answers value questions freely (serve holds it to the best line's values).")
     parser.add_argument("--json", type=Path, help="Write the figures here.")
     parser.add_argument("--details", type=Path, help="Write one line per question here (lines shown, answer).")
     args = parser.parse_args()
@@ -49,7 +51,7 @@ def main() -> int:
     from prep.search_index import open_index
 
     indexes = {m: open_index(f / "search_index.sqlite") for m, f in folders.items()}
-    figures = measure(args.half, indexes, ask_model(args.gguf, args.threads, args.prompt_lines) if args.gguf else None, args.details)
+    figures = measure(args.half, indexes, ask_model(args.gguf, args.threads, args.prompt_lines, args.free) if args.gguf else None, args.details)
     figures["manuals"] = sorted(folders)
     print_summary(f"{args.half} half", figures)
     if args.json:

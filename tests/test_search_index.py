@@ -10,6 +10,7 @@ page 00-2, the thread table, `M8 | 24 | 34 | 41` under the grades 8.8, 10.9, 12.
 from __future__ import annotations
 
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -169,6 +170,74 @@ def test_a_procedure_question_gets_the_operations_steps_in_order(index):
     assert all(h.section == "34 11 220 Removing and installing front brake discs" for h in found.hits)
     assert found.hits[0].line.split(" · ")[-1].startswith("Raise front of vehicle and remove wheel")
     assert not any("20.4 mm" in h.line.split(" · ")[-1] and h.kind == "spec-fact" for h in found.hits)
+
+
+@pytest.mark.parametrize("question, units", [
+    ("how tight do the big end bolts go on an M30?", {"Nm", "ft-lb", "in-lb", "°"}),
+    ("S50 connecting rod bolt torque angle", {"°"}),                # the stage in degrees, not the torque
+    ("oil temp sender, how tight?", {"Nm", "ft-lb", "in-lb", "°"}),  # `temp` names the part
+    ("air temp sensor resistance at -8 °C?", {"Ω", "kΩ"}),          # the temperature is the condition
+    ("how much oil does the K25 take with a filter change?", {"L", "ml", "qt"}),
+    ("what's the plug gap?", {"mm", "cm", "in"}),
+    ("which fuse is the horn on?", set()),                           # no kind: judged by its words alone
+])
+def test_the_kind_of_value_a_question_asks(question, units):
+    assert grounding.asked_units(question) == units
+
+
+@pytest.mark.parametrize("line, units, choices", [
+    # lines as prep writes them (tests above: 00-3, the Kestrel spec sheet, 11-4)
+    ("00-3 · 00 Torque Specs · Spark plugs · 25 Nm (18 ft-lb)", {"Nm", "ft-lb"}, ["25 Nm (18 ft-lb)"]),
+    ("Capacities · Engine oil with filter · K20: 4.5 litres; K25: 5.5 litres", {"L"},
+     ["K20: 4.5 litres", "K25: 5.5 litres"]),
+    ("11-4 · Cylinder head bolts · K20, M10: stage 1: torque 35 Nm; stage 2: torque angle 80°; stage 3: torque angle 90°",
+     {"°"}, ["stage 2: torque angle 80°", "stage 3: torque angle 90°"]),
+    ("Dimensions · Bore x stroke · K20: 86.0 x 86.0 mm", {"mm"}, ["K20: 86.0 x 86.0 mm"]),
+    ("Engine · Power · K25: 125 kW / 170 PS", {"kW", "PS"}, ["K25: 125 kW / 170 PS"]),
+    # a value in running text: no label, its conversion kept
+    ('23-187 · Check layshaft axial play through bore. Axial play = 0.13 to 0.23 mm (0.005 to 0.009"). If',
+     {"mm"}, ['0.13 to 0.23 mm (0.005 to 0.009")']),
+    ("00-3 · 00 Torque Specs · Spark plugs · 25 Nm (18 ft-lb)", {"mm"}, []),   # no value of the kind asked
+])
+def test_a_value_question_may_be_answered_with_the_values_its_line_prints(line, units, choices):
+    assert grounding.value_choices(line, units) == choices
+
+
+def test_a_covered_value_question_is_held_to_its_best_lines_values(index):
+    # 00-3 prints `Spark plugs | 25 (18)` under `Nm (ft. lbs.)`
+    found = grounding.find(index, "what do I torque the spark plugs to?")
+    assert found.covered and found.choices == ["25 Nm (18 ft-lb)"]
+    assert grounding.answer_grammar(found) == 'root ::= ("25 Nm (18 ft-lb)") " [00-3]"\n'
+    # several values, none named: each, or all of them with their labels, as printed
+    lines = [SimpleNamespace(line="Capacities · Engine oil with filter · K20: 4.5 litres; K25: 5.5 litres",
+                             page_label=None, source_path="Kestrel-K2-techspec.html", page=1)]
+    both = grounding.Found(lines, True, 1.0, choices=["K20: 4.5 litres", "K25: 5.5 litres"])
+    assert grounding.answer_grammar(both) == ('root ::= ("K20: 4.5 litres" | "K25: 5.5 litres") '
+                                              '" [Kestrel-K2-techspec.html p.1]"\n')
+    # not covered, or a question that asks no value: the model is not held (nor asked, not covered)
+    assert grounding.answer_grammar(grounding.Found(lines, False, 0.1)) is None
+    assert grounding.answer_grammar(grounding.find(index, "What is the procedure to bleed the brakes, step by step?")) is None
+
+
+@pytest.mark.parametrize("question, text, decimals, other", [
+    ("S14 head bolt torque on the E30 M3?", "11-7 · Cylinder head bolts · S50 · M11 · Torque · 30 Nm", False, True),
+    ("hood latch carrier on a K20?", "41-12 · Bonnet lock carrier to radiator support · K20: 24 Nm", False, False),
+    ("conrod bolts on the M50?", "Connecting rod bolts · M20/M50/S50 US: stage 1: 5 Nm", False, False),
+    ("head bolt torque?", "Cylinder head bolts · S50 · 30 Nm", False, False),      # the question names none
+    # a value's label: the grade asked against another grade
+    ("torque limit for an M5 screw, grade 8.8?", "strength grade 10.9: 8.1 Nm", True, True),
+    ("torque limit for an M5 screw, grade 8.8?", "strength grade 8.8: 5.7 Nm", True, False),
+])
+def test_a_line_naming_only_other_variants_is_not_the_answer(question, text, decimals, other):
+    assert grounding.other_variant(question, text, decimals) is other
+
+
+def test_a_line_that_leaves_the_part_out_is_not_its_row(index):
+    hit = SimpleNamespace(line="41-12 · 41 51 Doors · Door hinge to A-pillar, except for upper hinge · 34 Nm",
+                          text="41-12 · 41 51 Doors · Door hinge to A-pillar, except for upper hinge · 34 Nm",
+                          block_id="none", page_label="41-12")
+    assert {"upper", "hinge"} <= set(grounding.other_part(index, "upper door hinge bolts on the A-pillar, how tight?", hit))
+    assert grounding.other_part(index, "door hinge bolts on the A-pillar, how tight?", hit) == []
 
 
 def test_an_answer_stands_on_its_best_line():
