@@ -38,6 +38,19 @@ def test_the_set_is_what_its_readme_says():
     assert not any("dropped" in q for q in ind.load_questions("test"))
 
 
+def test_the_second_dev_set_reads_only_dev_pages():
+    # dev2: new readers' questions on the dev half's pages, to see whether a rule made on the dev
+    # questions holds for other words; the test half's pages stay unread
+    dev2 = [json.loads(line) for line in (ind.TRUTH / "dev2.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(dev2) >= 120 and len({r["id"] for r in dev2}) == len(dev2)
+    assert {r["kind"] for r in dev2} == {"single", "multi", "procedure", "probe"}
+    pages = {(r["manual"], r["page"]) for r in dev2 if r["kind"] != "probe"}
+    dev = {(r["manual"], r["page"]) for r in ROWS["dev"] if r["kind"] != "probe"}
+    test = {(r["manual"], r["page"]) for r in ROWS["test"] if r["kind"] != "probe"}
+    assert pages and pages <= dev and not pages & test
+    assert not {r["id"] for r in dev2} & {r["id"] for r in ROWS["dev"] + ROWS["test"]}
+
+
 def question(id_: str) -> dict:
     """A dev question (the test half is measured, never read: its questions are not used here)."""
     (q,) = [r for r in ROWS["dev"] if r["id"] == id_]
