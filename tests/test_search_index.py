@@ -207,13 +207,14 @@ def test_a_covered_value_question_is_held_to_its_best_lines_values(index):
     # 00-3 prints `Spark plugs | 25 (18)` under `Nm (ft. lbs.)`
     found = grounding.find(index, "what do I torque the spark plugs to?")
     assert found.covered and found.choices == ["25 Nm (18 ft-lb)"]
-    assert grounding.answer_grammar(found) == 'root ::= ("25 Nm (18 ft-lb)") " [00-3]"\n'
+    refusal = '"The manual lines given do not cover this."'      # the model's trained one (prep.dataset)
+    assert grounding.answer_grammar(found) == f'root ::= ("25 Nm (18 ft-lb)") " [00-3]" | {refusal}\n'
     # several values, none named: each, or all of them with their labels, as printed
     lines = [SimpleNamespace(line="Capacities · Engine oil with filter · K20: 4.5 litres; K25: 5.5 litres",
                              page_label=None, source_path="Kestrel-K2-techspec.html", page=1)]
     both = grounding.Found(lines, True, 1.0, choices=["K20: 4.5 litres", "K25: 5.5 litres"])
     assert grounding.answer_grammar(both) == ('root ::= ("K20: 4.5 litres" | "K25: 5.5 litres") '
-                                              '" [Kestrel-K2-techspec.html p.1]"\n')
+                                              f'" [Kestrel-K2-techspec.html p.1]" | {refusal}\n')
     # not covered, or a question that asks no value: the model is not held (nor asked, not covered)
     assert grounding.answer_grammar(grounding.Found(lines, False, 0.1)) is None
     assert grounding.answer_grammar(grounding.find(index, "What is the procedure to bleed the brakes, step by step?")) is None
