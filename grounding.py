@@ -343,6 +343,14 @@ PROCEDURE = re.compile(r"^\s*\[PROCEDURE\]|\b(?:procedure|step[- ]by[- ]step|ste
                        r"(?:remove|install|replace|renew|fit|change|fix|take off|adjust|bleed|overhaul|check))\b", re.I)
 
 
+# A question that compares or adds values (`which is tighter, the M8 or the M10?`, `the difference`,
+# `in total`) is not answered by one value of one line: the model answers it in its own words, and
+# its values must stand on the best line (checked_answer), as for any question that asks no value.
+COMPARE = re.compile(r"\b(?:which|what)\b[^?]*\b(?:more|less|higher|lower|tighter|looser|bigger|smaller|larger|"
+                     r"longer|shorter|greater|heavier|lighter)\b|\bdifference\b|\bcompared?\b|\bvs\.?|\bversus\b|"
+                     r"\btotal\b|\bsum\b|\baltogether\b|\bcombined\b", re.I)
+
+
 # How far below the first line's fused score a line printing the kind of value asked may still be
 # put first: on the dev questions and dev2, 0.1 kept what an unlimited reordering gained (dev right
 # 34, dev2 19; without it 30 and 18) and no longer lifts a line the search scored far lower.
@@ -371,13 +379,14 @@ def find(index, question: str, k: int = K) -> Found:
     kind = not units or (bool(hits) and holds_kind(hits[0].line, units))
     covered = (share >= COVERED_SHARE and kind and not other_variant(question, hits[0].line)
                and not other_part(index, question, hits[0]))
+    value_asked = units and not COMPARE.search(question)
     choices = [c for c in value_choices(hits[0].line, units) if not other_variant(question, c, decimals=True)] \
-        if covered and units else []
+        if covered and value_asked else []
     if len(choices) > 1:
         # every value with its label, as the line prints them, may be the answer too: where the
         # question names no variant, the mechanic reads the list rather than the model's guess
         choices.append("; ".join(choices))
-    return Found(hits, covered and bool(choices or not units), share, choices=choices)
+    return Found(hits, covered and bool(choices or not value_asked), share, choices=choices)
 
 
 # Codes that name a variant: an engine, a body, a gearbox (`S14`, `M20`, `E34`, `K25`, `A5S`), and

@@ -215,6 +215,9 @@ def test_a_covered_value_question_is_held_to_its_best_lines_values(index):
     both = grounding.Found(lines, True, 1.0, choices=["K20: 4.5 litres", "K25: 5.5 litres"])
     assert grounding.answer_grammar(both) == ('root ::= ("K20: 4.5 litres" | "K25: 5.5 litres") '
                                               f'" [Kestrel-K2-techspec.html p.1]" | {refusal}\n')
+    # a comparison is not one value of one line: answered in the model's words, checked on the line
+    found = grounding.find(index, "which is tighter, the spark plugs or the wheel bolts?")
+    assert found.choices == [] and grounding.answer_grammar(found) is None
     # not covered, or a question that asks no value: the model is not held (nor asked, not covered)
     assert grounding.answer_grammar(grounding.Found(lines, False, 0.1)) is None
     assert grounding.answer_grammar(grounding.find(index, "What is the procedure to bleed the brakes, step by step?")) is None
