@@ -50,11 +50,12 @@ NEAR_MISSES = [
 
 def our_probes(indexes: dict) -> list[dict]:
     import evaluate
+    import grounding
 
     out = []
     for manual, index in indexes.items():
         for key, question in [*evaluate.PROBES, *NEAR_MISSES]:
-            if not index.con.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1", (f'"{key}"',)).fetchone():
+            if not grounding.in_manual(index, key):
                 out.append({"id": f"{manual}:ours:{key}", "manual": manual, "kind": "probe (ours)", "question": question})
     return out
 
