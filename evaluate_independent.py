@@ -148,7 +148,9 @@ def measure(half: str, indexes: dict, asker=None, details: Path | None = None) -
     """The figures (summary) of one half over {manual: open index}; `asker` from ask_model, or None
     for the search and the decision alone. `details`: one JSON line per question written there."""
     import grounding
-    grounding.load()   # before the clock, as serve does at start
+    from prep.embed import load
+
+    load()   # the embedding model once, before the clock: serve loads it at start
     rows, seconds = [], []
     for q in load_questions(half) + our_probes(indexes):
         if q["manual"] not in indexes:

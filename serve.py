@@ -337,10 +337,10 @@ def start(s: Settings) -> tuple[list[spec_check.SpecFact] | None, Model]:
     facts = load_spec_facts(s)
     s.search_index = find_search_index(s)
     if s.search_index is not None:
-        from prep.embed import EmbeddingError
+        from prep.embed import EmbeddingError, load
 
         try:
-            grounding.load()   # now, not at the first question (about a second)
+            load()   # the embedding model now, not at the first question (about a second)
         except EmbeddingError as e:
             raise fail(f"search index {s.search_index}: {e}")
     return facts, load_model(s)

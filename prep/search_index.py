@@ -523,9 +523,8 @@ def whole(con: sqlite3.Connection) -> None:
 # ---------------------------------------------------------------------------------------------
 # Question -> FTS5 query
 
-# English function words, the words every templated question carries ("what does the manual
-# say", "step by step") and the tails of contractions (`what's` is read as `what`, `s`): they match
-# everywhere and rank nothing.
+# English function words, and the words every templated question carries ("what does the manual
+# say", "step by step"): they match everywhere and rank nothing.
 STOP_WORDS = set("""
 a about above after again all am an and any are as at be been before being below between both but by can
 could did do does doing done down during each few for from further had has have having he her here hers
@@ -534,7 +533,6 @@ out over own please same she should so some such than that the their them then t
 through to too under until up very was we were what when where which while who whom why will with would you
 your yours i'm it's what's don't can't shall may might must also tell give show need want find explain
 manual manuals say says said procedure step steps page work works much many
-s t ve re ll
 """.split())
 WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
 TAG = re.compile(r"^\s*\[[A-Z]+\]\s*")

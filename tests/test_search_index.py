@@ -194,11 +194,9 @@ def test_the_kind_of_value_a_question_asks(question, units):
      {"°"}, ["stage 2: torque angle 80°", "stage 3: torque angle 90°"]),
     ("Dimensions · Bore x stroke · K20: 86.0 x 86.0 mm", {"mm"}, ["K20: 86.0 x 86.0 mm"]),
     ("Engine · Power · K25: 125 kW / 170 PS", {"kW", "PS"}, ["K25: 125 kW / 170 PS"]),
-    # values in running text (23-187): each with its sentence's words before it, its conversion kept
-    ('23-187 · Check layshaft axial play through bore. Axial play = 0.13 to 0.23 mm (0.005 to 0.009"). If '
-     'correction is necessary, install a shim of different thickness. Install old shim and circlip. Adjust '
-     'play to 0 ... 0.09 mm (0 to 0.0035").',
-     {"mm"}, ['Axial play = 0.13 to 0.23 mm (0.005 to 0.009")', 'Adjust play to 0 ... 0.09 mm (0 to 0.0035")']),
+    # a value in running text: no label, its conversion kept
+    ('23-187 · Check layshaft axial play through bore. Axial play = 0.13 to 0.23 mm (0.005 to 0.009"). If',
+     {"mm"}, ['0.13 to 0.23 mm (0.005 to 0.009")']),
     ("00-3 · 00 Torque Specs · Spark plugs · 25 Nm (18 ft-lb)", {"mm"}, []),   # no value of the kind asked
 ])
 def test_a_value_question_may_be_answered_with_the_values_its_line_prints(line, units, choices):
@@ -209,18 +207,17 @@ def test_a_covered_value_question_is_held_to_its_best_lines_values(index):
     # 00-3 prints `Spark plugs | 25 (18)` under `Nm (ft. lbs.)`
     found = grounding.find(index, "what do I torque the spark plugs to?")
     assert found.covered and found.choices == ["25 Nm (18 ft-lb)"]
-    assert grounding.answer_grammar(found) == 'root ::= ("25 Nm (18 ft-lb)") " [00-3]"\n'
+    refusal = '"The manual lines given do not cover this."'      # the model's trained one (prep.dataset)
+    assert grounding.answer_grammar(found) == f'root ::= ("25 Nm (18 ft-lb)") " [00-3]" | {refusal}\n'
     # several values, none named: each, or all of them with their labels, as printed
     lines = [SimpleNamespace(line="Capacities · Engine oil with filter · K20: 4.5 litres; K25: 5.5 litres",
                              page_label=None, source_path="Kestrel-K2-techspec.html", page=1)]
     both = grounding.Found(lines, True, 1.0, choices=["K20: 4.5 litres", "K25: 5.5 litres"])
     assert grounding.answer_grammar(both) == ('root ::= ("K20: 4.5 litres" | "K25: 5.5 litres") '
-                                              '" [Kestrel-K2-techspec.html p.1]"\n')
+                                              f'" [Kestrel-K2-techspec.html p.1]" | {refusal}\n')
     # a comparison is not one value of one line: answered in the model's words, checked on the line
-    for question in ("which is tighter, the spark plugs or the wheel bolts?",
-                     "how much more torque does an M10 grade 12.9 bolt take than an 8.8 one?"):
-        found = grounding.find(index, question)
-        assert found.choices == [] and grounding.answer_grammar(found) is None
+    found = grounding.find(index, "which is tighter, the spark plugs or the wheel bolts?")
+    assert found.choices == [] and grounding.answer_grammar(found) is None
     # not covered, or a question that asks no value: the model is not held (nor asked, not covered)
     assert grounding.answer_grammar(grounding.Found(lines, False, 0.1)) is None
     assert grounding.answer_grammar(grounding.find(index, "What is the procedure to bleed the brakes, step by step?")) is None
@@ -237,49 +234,6 @@ def test_a_covered_value_question_is_held_to_its_best_lines_values(index):
 ])
 def test_a_line_naming_only_other_variants_is_not_the_answer(question, text, decimals, other):
     assert grounding.other_variant(question, text, decimals) is other
-
-
-@pytest.mark.parametrize("question, covered, first", [
-    # 00-2 prints `M8 thread · strength grade 8.8: 24 Nm`: `oiled` qualifies the thread, names no part
-    ("torque for an M8 grade 8.8 bolt with oiled threads?", True, "strength grade 8.8: 24 Nm"),
-    # `temp` is `temperature` cut short, not a word the line lacks; 00-3 prints no temperature
-    # sensor, and its `Oxygen sensor to exhaust manifold` row is another sensor
-    ("what do I torque the temp sensor to?", False, "Oxygen sensor"),
-])
-def test_words_that_qualify_and_words_cut_short(index, question, covered, first):
-    found = grounding.find(index, question)
-    assert found.covered is covered and first in found.hits[0].line
-
-
-@pytest.mark.parametrize("word, thing", [
-    ("oiled", False), ("marked", False), ("viscous", False), ("lightly", False),
-    ("bolt", True), ("steering", True), ("upper", True), ("rear", True),    # a noun, an -ing form, sides
-    ("intercooler", True), ("temp", True),        # a word the lexicon lacks, or knows only as a verb
-])
-def test_a_word_that_only_qualifies_names_no_part(word, thing):
-    assert grounding.names_a_thing(word) is thing
-
-
-def test_shortened_words():
-    assert grounding.shortened("temp", {"coolant", "temperature", "sensor"})
-    assert grounding.shortened("trans", {"transmission"})
-    assert not grounding.shortened("oil", {"oiled"})            # three letters: too short to tell
-    assert not grounding.shortened("sensor", {"sensors"})      # a plural is the same word, not cut short
-
-
-@pytest.mark.parametrize("question, line, other", [
-    # E30 13-805/13-804 (read by eye): the reading at one coolant temperature, asked at another
-    ("coolant temp sensor check at pins 22 and 5, 15-30 °C – expected resistance?",
-     "Connect ohmmeter to ground with a coolant temp. of > 48° C (118° F) · approximately 0 ohm", True),
-    ("air temp sensor resistance when it's above +4 °C?",
-     "air temperature sensor with an air temperature of > + 4° C (39° F) · at least 100 k-ohms", False),
-    # the first stage's torque stated, the angle asked: the same bolt's line
-    ("K25 seat rail M10 bolts: after the 20 Nm, how many degrees?",
-     "Seat rail to floor · K25, M10: stage 1: torque 20 Nm; stage 2: torque angle 35°", False),
-    ("coolant temp sensor resistance at 20 °C?", "Temperature sensor · 2.5 kOhm", False),   # no temperature printed
-])
-def test_a_line_for_another_condition_is_not_the_answer(question, line, other):
-    assert grounding.other_condition(question, line, grounding.asked_units(question)) is other
 
 
 def test_a_line_that_leaves_the_part_out_is_not_its_row(index):
