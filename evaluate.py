@@ -71,7 +71,7 @@ STEP_TASKS = ("procedure", "troubleshooting")
 SPEC_BAR = 80.0   # the issue's "SPEC accuracy on val > 80 %" (--data is the val split by default)
 STEP_MATCH = 0.5  # a manual step counts as found when an answer step has ROUGE-L F1 >= this with it
 
-GROUNDED_BAR = 70.0   # issue 15: hf_val SPEC exact with the manual's lines >= 70 %
+GROUNDED_BAR = 70.0   # hf_val SPEC exact with the manual's lines >= 70 %
 CONTEXT = " + lines"  # a model's column name when it was asked with the manual's lines
 
 # Parts the sample manual does not hold, asked as SPEC questions: with lines that cannot hold the
@@ -611,7 +611,7 @@ def success_criteria(result: dict, summary_path: Path | None, set_name: str = "v
 
 
 def probe_criteria(result: dict, judged: list[str]) -> list[dict]:
-    """Issue 15: with the manual's lines, no answer about a part the manual does not hold gives a
+    """With the manual's lines, no answer about a part the manual does not hold gives a
     number with a unit. Without lines the count is shown too (a model that recalls invents)."""
     out = []
     for name in judged:

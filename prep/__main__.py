@@ -183,7 +183,7 @@ def write_dataset(blocks_file: Path, out: Path, cfg) -> None:
     made = dataset_folder_or_exit(out, need)
     index_file, written = None, False
     try:
-        # Beside spec_index.jsonl, from the same blocks: serve.py answers from it (issue 15). First:
+        # Beside spec_index.jsonl, from the same blocks: serve.py answers from it. First:
         # the training rows that carry the manual's lines (data.context_fraction) are searched in it.
         index_file = temp_beside(out / INDEX_NAME)
         index = write_index(blocks_file, index_file, progress=True)

@@ -1,4 +1,4 @@
-"""How often the search index finds the page a question's answer comes from (issue 15).
+"""How often the search index finds the page a question's answer comes from.
 
     python scripts/retrieval_hit_rate.py data/                       # data/search_index.sqlite, built by prep
     python scripts/retrieval_hit_rate.py data/ --misses 10 --k 3

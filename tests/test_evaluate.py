@@ -288,7 +288,7 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
 
 
 # -----------------------------------------------------------------------------
-# with the manual's lines (issue 15): scored after the cite, the cite and the search on their own
+# with the manual's lines: scored after the cite, the cite and the search on their own
 
 def COVERS(index, question):
     """grounding.find's shape, every question covered: the layout alone is tested."""

@@ -122,7 +122,7 @@ def test_push_dry_run_lists_files_offline(exported):
 
 
 # ---------------------------------------------------------------------------------------------
-# The probe's faults (issue 14): a diverged adapter, an output folder that cannot take the files, a
+# A hostile probe's faults: a diverged adapter, an output folder that cannot take the files, a
 # killed export's work folder. Real adapters of the session's run, real exports, real filesystems
 # (a path under a regular file; a read-only and a small tmpfs where `mount` works, else the free
 # space read in-process and a real write refused by a file-size limit in a subprocess;
@@ -258,7 +258,7 @@ def test_running_exports_work_folder_is_kept(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# One folder for the shop laptop (issue 15): the manual's indexes beside the GGUF files, and
+# One folder for the shop laptop: the manual's indexes beside the GGUF files, and
 # serve.py run on the folder finds all it needs there and nowhere else.
 
 def serve_ask(folder: Path, cwd: Path, *extra: str) -> tuple[dict, str]:

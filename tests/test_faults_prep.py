@@ -1,4 +1,4 @@
-"""prep on the faults the probe found (issue 14): a file name that is not UTF-8 among real pages,
+"""prep on the faults a hostile probe found: a file name that is not UTF-8 among real pages,
 an output folder that cannot be written, a disk that is full before the run or fills while it writes,
 an HTML file with no table, a folder that cannot be listed, two runs writing into one folder.
 

@@ -1,4 +1,4 @@
-"""Training rows that carry the manual's lines (issue 15): the row's own line is there with the
+"""Training rows that carry the manual's lines: the row's own line is there with the
 manual's number, the answer cites its page, the share is data.context_fraction per task, two builds
 write the same bytes, refusal rows hold no line of their page, and the gate refuses a bad row."""
 

@@ -3,7 +3,7 @@
     pytest tests/test_spec_tables.py -q
 
 The rows are those of real torque pages of the E30 manual quoted in the audit that found screw sizes
-read as stages and neighbouring parts read as stages (issue 13), as OCR gives them; each expected
+read as stages and neighbouring parts read as stages, as OCR gives them; each expected
 answer is what a mechanic reads on the page. No sample file is needed.
 """
 
@@ -323,7 +323,7 @@ def test_a_unit_cell_that_names_a_second_unit_without_its_value_is_the_first_uni
 
 
 def test_a_sub_row_that_names_only_a_fastener_is_the_fastener_of_the_part_above():
-    """Issue 23: `Fuel tank to body / Screw | All | M8 | 23`, then `nut | E30 | M8 | 25` and
+    """`Fuel tank to body / Screw | All | M8 | 23`, then `nut | E30 | M8 | 25` and
     `nut | E24 | M8 | 45` were asked as "the nut on the E24" (which nut?)."""
     block = table([["1AZ Fuel tank to body\nScrew", "All", "M8", "23", "Nm"],
                    ["nut", "E30", "M8", "25", "Nm"],

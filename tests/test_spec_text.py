@@ -195,7 +195,7 @@ def test_values_described_by_the_words_around_them():                         # 
     assert facts("Air drying time at least 10 minutes.") == [("Air drying time", "drying time", "at least 10", "minutes")]
 
 
-def test_limits_and_drawing_letters_in_the_issues_shapes():                    # manual's style (issue 23)
+def test_limits_and_drawing_letters_as_manuals_print_them():
     # a bound opening the sentence after a check: the checked part's limit
     assert facts('Measure lateral runout of brake disc.\nMaximum 0.1 mm (0.004").') == \
         [("brake disc", "maximum lateral runout", "Maximum 0.1", "mm")]
