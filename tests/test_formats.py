@@ -92,15 +92,15 @@ def allows(type_cell: str, value) -> bool:
 def check_records(records: list[dict], headings: tuple[str, ...], not_made: set[str] = frozenset()) -> None:
     assert records, f"no records to check {headings} against"
     fields = documented(headings)
-    seen: dict[str, object] = {}
+    seen: set[str] = set()
     wrong = []
     for record in records:
         for path, value in paths(record):
-            seen.setdefault(path, value)
+            seen.add(path)
             if path in fields and not allows(fields[path], value):
                 wrong.append(f"{path} = {json.dumps(value, ensure_ascii=False)[:80]} is not {fields[path]}")
-    unlisted = sorted(set(seen) - set(fields))
-    absent = sorted(set(fields) - set(seen) - set(not_made))
+    unlisted = sorted(seen - set(fields))
+    absent = sorted(set(fields) - seen - set(not_made))
     assert not unlisted, f"the files hold fields docs/formats.md does not list under {headings}: {unlisted}"
     assert not absent, f"docs/formats.md lists fields no record holds ({headings}): {absent}"
     assert not wrong, "docs/formats.md gives the wrong type:\n" + "\n".join(sorted(set(wrong))[:20])
