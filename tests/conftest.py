@@ -16,6 +16,16 @@ import pytest
 
 from tests.helpers import ROOT, run
 
+# The session's training and export: a test that asks for either trains or exports for real.
+TRAINS_OR_EXPORTS = {"trained_run", "exported"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`slow` on every test that asks for the trained run or its GGUF files, so that `pytest -m
+    'not slow'` never trains or exports (the tests that train by themselves carry the mark)."""
+    for item in items:
+        if TRAINS_OR_EXPORTS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header(config) -> list[str]:

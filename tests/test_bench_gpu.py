@@ -4,10 +4,13 @@ on a lent GPU: docs/gpu.md.)"""
 
 from __future__ import annotations
 
+import pytest
+
 from scripts.bench_gpu import llama3_style_tokenizer, random_llama, worker
 from tests.helpers import TINY_LLAMA, truth_rows, write_data
 
 
+@pytest.mark.slow     # trains each setting
 def test_worker_times_each_setting(tmp_path):
     data = write_data(tmp_path / "data", truth_rows(), val_rows=4)
     model = random_llama(tmp_path / "tiny", llama3_style_tokenizer(tmp_path / "tok"), TINY_LLAMA)

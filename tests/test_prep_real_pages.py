@@ -18,7 +18,7 @@ PAGES = [
     "13 - Fuel System/13-00-index-a.jpg",
 ]
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present")
+pytestmark = [pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -384,7 +384,9 @@ def test_every_fact_reads_back_as_its_number_in_spec_check():
 
 # ------------------------------------------------------------------ the real pages against the hand-read truth
 
-pytestmark_real = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present")
+def pytestmark_real(test):
+    """The tests that OCR the real pages: skipped without them, and slow."""
+    return pytest.mark.slow(pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present")(test))
 
 
 @pytest.fixture(scope="module")

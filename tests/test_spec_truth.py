@@ -36,7 +36,7 @@ def norm(text: str | None) -> str:
     return "" if text == "all" else text
 
 
-@pytest.fixture(scope="module", params=["sample", "e30"])
+@pytest.fixture(scope="module", params=["sample", pytest.param("e30", marks=pytest.mark.slow)])
 def examples(request, tmp_path_factory):
     """(SPEC examples that pass every gate, spec index, rows left out, pages, truth) of one source."""
     if request.param == "e30":

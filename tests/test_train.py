@@ -79,6 +79,7 @@ def test_bad_lines_are_named_by_file_and_line(tmp_path):
         train_unsloth.read_dataset(tmp_path)
 
 
+@pytest.mark.slow
 def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_path):
     """hf_recall.jsonl beside the splits: every evaluation scores val and recall apart, and the best
     checkpoint is the one that knows the trained facts best, unless train.select_on says val."""
@@ -124,6 +125,7 @@ def test_recall_set_is_evaluated_and_picks_the_best_checkpoint(tiny_data, tmp_pa
     assert set(trainer.eval_dataset) == {"recall"} and trainer.args.metric_for_best_model == "eval_recall_loss"
 
 
+@pytest.mark.slow
 def test_cpu_bf16_and_grouping_reach_the_trainer(tiny_data, tmp_path):
     """The config's CPU precision and batching are what the Trainer runs with, and autocast is on
     only when asked: false keeps the whole step in float32."""
@@ -239,6 +241,7 @@ def test_non_finite_lr_is_refused_before_training(tiny_data, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
     """A finite but huge lr: step 1 is in warmup (lr 0) and saves a good checkpoint; step 2's update
     blows the weights up and its evaluation loss is NaN. Training stops there, before that step's
@@ -306,6 +309,7 @@ def test_too_little_free_space_exits_before_training(tiny_data, tmp_path, traine
     assert not out.exists()   # the run folder it had just created is gone again
 
 
+@pytest.mark.slow
 def test_full_disk_during_a_save_removes_the_partial_checkpoint(tiny_data, tmp_path):
     """The kernel's /dev/full answers every write with ENOSPC, as a full disk does: planted where the
     second checkpoint's optimizer state goes, the save fails half-way (weights written, no optimizer,
@@ -329,6 +333,7 @@ def test_full_disk_during_a_save_removes_the_partial_checkpoint(tiny_data, tmp_p
     assert not (out / "adapter").exists() and not list(out.glob("adapter.*"))
 
 
+@pytest.mark.slow
 def test_one_openmp_thread_limit_trains_finite_losses(tiny_data, tmp_path, monkeypatch):
     """OMP_THREAD_LIMIT=1 (which prep's OCR used to leave in its process) made torch's bf16 autocast
     on this CPU compute a NaN loss from step 1, and the whole suite's later runs stopped with exit 5.
@@ -355,6 +360,7 @@ def one_error(done) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_full_disk_before_training_exits_4_and_leaves_no_empty_run_folder(tiny_data, tmp_path, tmpfs):
     """A disk with room for the write probe but not for the tokenizer the space check saves to measure
     it: that save's `No space left on device` was a traceback (exit 1) and left the empty run folder.

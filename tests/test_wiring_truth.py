@@ -23,6 +23,7 @@ TRUTH = json.loads((Path(__file__).parent / "truth/e30_more_pages.json").read_te
 WIRING_PAGES = [p["file"] for p in TRUTH["pages"] if any(f.get("where") == "diagram" for f in p["facts"])]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"{SAMPLES} not present")
 def test_no_fuse_rating_or_wire_the_page_does_not_print(tmp_path):
     assert len(WIRING_PAGES) == 3
