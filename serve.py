@@ -1208,9 +1208,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         model = self.server.model
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/health":
+            # as llama.cpp's server: a monitor asks without a key; the model is loaded before the
+            # server listens, so a server that answers is ready
+            if self.admit():
+                self.send_json(200, {"status": "ok"})
+            return
         if not self.authorised() or not self.admit():
             return
-        if urlsplit(self.path).path.rstrip("/") == "/v1/models":
+        if path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [
                 {"id": model.name, "object": "model", "created": self.server.created, "owned_by": "local"}]})
         else:

@@ -400,6 +400,9 @@ def test_api_wrong_or_missing_key_is_401(api):
         r = api.post("/v1/chat/completions", json=chat_body("Hi"), headers=headers)
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     assert api.get("/v1/models", headers={"Authorization": ""}).status_code == 401
+    # the health check, as llama.cpp's server answers it, needs no key
+    r = api.get("/health", headers={"Authorization": ""})
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
 def test_api_non_stream_and_stream_agree(api, spec_index):
