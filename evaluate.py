@@ -55,12 +55,14 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+import grounding
 import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
 from files import GgufError, gguf_header
+from evaluate_independent import PROBES, ask_model, manual_of, measure, print_summary
 from evaluate_report import METRICS, print_table, write_outputs
-from grounding import NOT_COVERED, checked_answer
+from grounding import HEADER, NOT_COVERED, checked_answer, ref, strip_cite
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -74,26 +76,6 @@ STEP_MATCH = 0.5  # a manual step counts as found when an answer step has ROUGE-
 GROUNDED_BAR = 70.0   # hf_val SPEC exact with the manual's lines >= 70 %
 CONTEXT = " + lines"  # a model's column name when it was asked with the manual's lines
 
-# Parts the sample manual does not hold, asked as SPEC questions: with lines that cannot hold the
-# answer, a model that reads them gives no number. (key, question); a probe whose key the index
-# does hold is left out and named (another manual may print it).
-PROBES = [
-    ("turbo", "I need the tightening torque for the turbocharger oil feed line banjo bolt: what does the manual say?"),
-    ("glow plug", "I need the tightening torque for the glow plugs: what does the manual say?"),
-    ("injector", "I need the tightening torque for the fuel injector clamp bolts: what does the manual say?"),
-    ("tensioner", "I need the tightening torque for the timing belt tensioner bolt: what does the manual say?"),
-    ("alternator", "I need the tightening torque for the alternator mounting bolts: what does the manual say?"),
-    ("power steering", "I need the tightening torque for the power steering pump pulley bolt: what does the manual say?"),
-    ("wiper", "I need the tightening torque for the rear wiper arm nut: what does the manual say?"),
-    ("sunroof", "I need the tightening torque for the sunroof motor screws: what does the manual say?"),
-    ("intercooler", "I need the tightening torque for the intercooler hose clamps: what does the manual say?"),
-    ("wheel speed sensor", "I need the tightening torque for the ABS wheel speed sensor bolt: what does the manual say?"),
-    ("lambda", "I need the tightening torque for the lambda sensor: what does the manual say?"),
-    ("seat belt", "I need the tightening torque for the front seat belt anchor bolt: what does the manual say?"),
-    ("anti-roll", "I need the tightening torque for the anti-roll bar link nuts: what does the manual say?"),
-    ("refrigerant", "I need the refrigerant capacity of the air conditioning system: what does the manual say?"),
-    ("tyre", "I need the tyre pressure for the spare wheel: what does the manual say?"),
-]
 # A refusal: the model's trained one (prep: "The manual lines given do not cover this.") or serve's
 # own (grounding.NOT_COVERED, NOTHING_FOUND, UNPRINTED: "… so I give no value / none").
 REFUSAL = re.compile(r"(?i)\b(?:do(?:es)? not|don't|doesn't) (?:cover|give|list|hold|say)|not covered|"
@@ -147,8 +129,6 @@ def task_of(user_turn: str) -> str | None:
 
 def asked(user_turn: str) -> str:
     """The question of a user turn, without the manual's lines a grounded turn opens with."""
-    from grounding import HEADER
-
     return user_turn.rsplit("\n\n", 1)[-1] if user_turn.startswith(HEADER) else user_turn
 
 
@@ -157,8 +137,6 @@ def with_lines(rows: list[Row], index, find=None) -> list[Row]:
     for the question before the user turn, or, where they do not cover it, serve's NOT_COVERED
     without the model; and whether the row's own page is among the top 3 the search found."""
     from dataclasses import replace
-
-    import grounding
 
     find = find or grounding.find
     out = []
@@ -316,8 +294,6 @@ def in_shape(task: str, answer: str) -> bool:
 def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dict[str, float]:
     """The task's metrics for one answer, each 0-100 (a mean over rows is then a percentage). The
     answer is judged without its closing `[page]`; with lines, the cite is scored on its own."""
-    from grounding import strip_cite
-
     answer, cite = strip_cite(answer)
     if row.set == "probes":   # no manual's answer: only whether it gave a number anyway
         return {"invented": 100.0 * bool(spec_check.find_quantities(answer)),
@@ -342,8 +318,6 @@ def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dic
 def own_ref(meta: dict) -> str:
     """What an answer citing the row's own page says in its brackets (grounding.ref)."""
     from types import SimpleNamespace
-
-    from grounding import ref
 
     return ref(SimpleNamespace(page_label=meta.get("page_label"), source_path=meta.get("source_path") or "",
                                page=meta.get("page"), line=""))
@@ -872,7 +846,6 @@ def main(
 def independent_questions(half: str, search_path: Path, ggufs: list, threads: int, out: Path) -> None:
     """--independent: the independent questions of the manual this search index holds, each GGUF
     asked through serve's engine (evaluate_independent.py); OUT/independent.json."""
-    from evaluate_independent import ask_model, manual_of, measure, print_summary
     from files import write_atomic
     from prep.search_index import SearchIndexError, open_index
 

@@ -6,7 +6,7 @@ For every question, grounding.find (the lines serve shows, and whether the model
 - single / multi: the question's page among the lines shown; the expected number(s) among them
   (every number of `value`, a decimal comma read as a point); whether they were judged covered;
 - probe (no page answers it): whether it was judged covered (the model then reads another part's
-  lines); our own probes (evaluate.PROBES and near misses) apart;
+  lines); our own probes (PROBES and near misses) apart;
 - procedure: the operation's printed title among the lines shown;
 - the time the search and the decision took.
 With a model, serve's engine answers as serve does (grounded turn when covered, NOT_COVERED
@@ -24,6 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
+import grounding
 from grounding import printed_numbers
 
 TRUTH = Path(__file__).resolve().parent / "tests" / "truth" / "independent"
@@ -35,7 +36,27 @@ def load_questions(half: str) -> list[dict]:
     return [r for r in rows if not r.get("dropped")]
 
 
-# The team's own probes (evaluate.PROBES, and near misses of parts the manuals hold), kept beside the
+# Parts the sample manual does not hold, asked as SPEC questions: with lines that cannot hold the
+# answer, a model that reads them gives no number. (key, question); a probe whose key the index
+# does hold is left out and named (another manual may print it).
+PROBES = [
+    ("turbo", "I need the tightening torque for the turbocharger oil feed line banjo bolt: what does the manual say?"),
+    ("glow plug", "I need the tightening torque for the glow plugs: what does the manual say?"),
+    ("injector", "I need the tightening torque for the fuel injector clamp bolts: what does the manual say?"),
+    ("tensioner", "I need the tightening torque for the timing belt tensioner bolt: what does the manual say?"),
+    ("alternator", "I need the tightening torque for the alternator mounting bolts: what does the manual say?"),
+    ("power steering", "I need the tightening torque for the power steering pump pulley bolt: what does the manual say?"),
+    ("wiper", "I need the tightening torque for the rear wiper arm nut: what does the manual say?"),
+    ("sunroof", "I need the tightening torque for the sunroof motor screws: what does the manual say?"),
+    ("intercooler", "I need the tightening torque for the intercooler hose clamps: what does the manual say?"),
+    ("wheel speed sensor", "I need the tightening torque for the ABS wheel speed sensor bolt: what does the manual say?"),
+    ("lambda", "I need the tightening torque for the lambda sensor: what does the manual say?"),
+    ("seat belt", "I need the tightening torque for the front seat belt anchor bolt: what does the manual say?"),
+    ("anti-roll", "I need the tightening torque for the anti-roll bar link nuts: what does the manual say?"),
+    ("refrigerant", "I need the refrigerant capacity of the air conditioning system: what does the manual say?"),
+    ("tyre", "I need the tyre pressure for the spare wheel: what does the manual say?"),
+]
+# The team's own probes (PROBES, and near misses of parts the manuals hold), kept beside the
 # independent ones and reported apart ("probe (ours)"); one whose part the manual does name is left out.
 NEAR_MISSES = [
     ("power steering pump", "What is the tightening torque for the power steering pump pulley bolt?"),
@@ -49,12 +70,9 @@ NEAR_MISSES = [
 
 
 def our_probes(indexes: dict) -> list[dict]:
-    import evaluate
-    import grounding
-
     out = []
     for manual, index in indexes.items():
-        for key, question in [*evaluate.PROBES, *NEAR_MISSES]:
+        for key, question in [*PROBES, *NEAR_MISSES]:
             if not grounding.in_manual(index, key):
                 out.append({"id": f"{manual}:ours:{key}", "manual": manual, "kind": "probe (ours)", "question": question})
     return out
@@ -116,7 +134,6 @@ def ask_model(gguf: Path, threads: int, lines: int | None = None, free: bool = F
     """A function (question, Found) -> (answer, seconds to the first token), through serve's engine.
     `lines`: only the first that many of the lines found go in the prompt (all of them by default).
     `free`: the model answers a value question in its own words, not held to the best line's values."""
-    import grounding
     import serve
 
     model = serve.load_model(serve.Settings(model=gguf, threads=threads, temperature=0.0))
@@ -147,7 +164,6 @@ def manual_of(index) -> str | None:
 def measure(half: str, indexes: dict, asker=None, details: Path | None = None) -> dict:
     """The figures (summary) of one half over {manual: open index}; `asker` from ask_model, or None
     for the search and the decision alone. `details`: one JSON line per question written there."""
-    import grounding
     from prep.embed import load
 
     load()   # the embedding model once, before the clock: serve loads it at start
