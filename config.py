@@ -43,7 +43,7 @@ class DataConfig(Section):
     """Task balance in train only: a rare task is repeated at most this many times."""
     context_fraction: float = Field(0.5, ge=0, le=1)
     """Share of training examples that carry the manual's lines a search finds for their question
-    (grounding.py's layout: the right passage among others), their answer citing the page: how the
+    (vocab/cites.py's layout: the right passage among others), their answer citing the page: how the
     model learns to answer from the lines serve puts in front of it. 0 = none."""
 
 

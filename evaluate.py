@@ -25,8 +25,8 @@ GGUF through serve.py's own llama.cpp path). The answers are scored against the 
                       a sentence (EXPLANATION), a sentence naming a fuse, wire or page (WIRING)
 
 With the manual's lines (`--grounding context` or `both`, the default where prep's search_index.sqlite
-lies beside --data) each row is asked once more as serve.py asks it: grounding.py's layout, the top
-grounding.K lines the index finds for the question before it. Those answers are scored after their
+lies beside --data) each row is asked once more as serve.py asks it: vocab/cites.py's layout, the top
+vocab.cites.K lines the index finds for the question before it. Those answers are scored after their
 closing `[page]` is taken off, and also for citing the row's own page; the index's share of rows with
 the right page in its top 3 is shown beside them; PROBES, questions about parts the manual does not
 hold, count the answers that give a number with a unit anyway (invented); and the time to the first
@@ -62,7 +62,8 @@ from config import TAG, TASKS
 from files import GgufError, gguf_header
 from evaluate_independent import PROBES, ask_model, manual_of, measure, print_summary
 from evaluate_report import METRICS, print_table, write_outputs
-from grounding import HEADER, NOT_COVERED, checked_answer, ref, strip_cite
+from grounding import NOT_COVERED, checked_answer
+from vocab.cites import HEADER, grounded_turn, ref, strip_cite
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -133,7 +134,7 @@ def asked(user_turn: str) -> str:
 
 
 def with_lines(rows: list[Row], index, find=None) -> list[Row]:
-    """Each row asked as serve.py asks it (grounding.find): grounding.py's layout, the lines found
+    """Each row asked as serve.py asks it (grounding.find): vocab/cites.py's layout, the lines found
     for the question before the user turn, or, where they do not cover it, serve's NOT_COVERED
     without the model; and whether the row's own page is among the top 3 the search found."""
     from dataclasses import replace
@@ -143,7 +144,7 @@ def with_lines(rows: list[Row], index, find=None) -> list[Row]:
     for row in rows:
         found = find(index, row.question)
         page = (row.meta.get("source_path"), row.meta.get("page"))
-        turn = grounding.grounded_turn(row.messages[-1]["content"], found.hits)
+        turn = grounded_turn(row.messages[-1]["content"], found.hits)
         out.append(replace(row, messages=[*row.messages[:-1], {"role": "user", "content": turn}], grounding="context",
                            refused=not found.covered, found=found,
                            in_top3=None if row.set == "probes" else page in [(h.source_path, h.page) for h in found.hits[:3]]))
@@ -468,12 +469,12 @@ def run_eval(rows: list[Row], candidates: list[Candidate], facts: list[spec_chec
                     "source": {k: row.meta.get(k) for k in ("source_path", "page_label", "fact_id", "probe")},
                 })
                 progress.advance(bar)
-            for grounding in sorted({r.grounding for r in rows}, key=lambda g: g != "off"):   # plain first
-                mine = [x for x in examples if x["model"] == column(c.name, grounding)]
+            for mode in sorted({r.grounding for r in rows}, key=lambda g: g != "off"):   # plain first
+                mine = [x for x in examples if x["model"] == column(c.name, mode)]
                 timed = [x for x in mine if x.get("first_token_s") is not None]
-                models.append({"name": column(c.name, grounding), "kind": c.kind, "source": c.source,
-                               "grounding": grounding, "load_s": round(loaded - started, 2),
-                               "answer_s": round(spent[grounding], 2),
+                models.append({"name": column(c.name, mode), "kind": c.kind, "source": c.source,
+                               "grounding": mode, "load_s": round(loaded - started, 2),
+                               "answer_s": round(spent[mode], 2),
                                "first_token_s": round(sum(x["first_token_s"] for x in timed) / len(timed), 3)
                                if timed else None,
                                "prompt_tokens": round(sum(x["prompt_tokens"] for x in timed) / len(timed), 1)

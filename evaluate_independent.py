@@ -26,6 +26,7 @@ from pathlib import Path
 
 import grounding
 from grounding import printed_numbers
+from vocab.cites import grounded_turn, ref
 
 TRUTH = Path(__file__).resolve().parent / "tests" / "truth" / "independent"
 
@@ -142,7 +143,7 @@ def ask_model(gguf: Path, threads: int, lines: int | None = None, free: bool = F
         if not found.covered:
             return grounding.NOT_COVERED, None
         # Untagged, as the API and a plain chat ask it (a mechanic does not type `[SPEC]`).
-        user = grounding.grounded_turn(question, found.hits[:lines])
+        user = grounded_turn(question, found.hits[:lines])
         tokens = serve.prompt_tokens(model, serve.build_messages(None, [], user), 256)
         done = serve.generate(model, tokens, 256, 0.0, grammar=None if free else grounding.answer_grammar(found))
         return grounding.checked_answer(done.text.strip(), found), done.first_token_s
@@ -176,7 +177,7 @@ def measure(half: str, indexes: dict, asker=None, details: Path | None = None) -
         seconds.append(time.perf_counter() - started)
         row = {"id": q["id"], "manual": q["manual"], "kind": q["kind"], "numeric": numeric(q),
                "question": q["question"], "covered": found.covered,
-               "lines": [f"[{grounding.ref(h)}] {h.line}" for h in found.hits]}
+               "lines": [f"[{ref(h)}] {h.line}" for h in found.hits]}
         if row["numeric"]:
             shown = set().union(*(numbers(h.line) for h in found.hits)) if found.hits else set()
             row.update(page=any(same_page(q, h) for h in found.hits), number=numbers(q["value"]) <= shown)

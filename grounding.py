@@ -1,83 +1,21 @@
-"""The grounded prompt: the manual's own lines a search found for a question, placed before it.
+"""Which of the manual's lines answer a question, and what an answer from them may say.
 
-One format for every stage that builds or reads such a prompt: prep (training examples that carry
-context, data.context_fraction), train (it trains on prep's rows as they are), evaluate (grounded
-runs) and serve (chat, ask, api). A model taught on one layout and asked in another reads neither,
-so nothing else may build this prompt.
-
-    Manual lines:
-    [11-4] 11 13 Oil Sump · Oil drain plug · K20, K25 · M14x1.5 · 35 Nm (26 ft-lb)
-    [00-3] 00 Torque Specs · Coolant drain plug on cylinder block · Nm (ft. lbs.): 30 (22)
-
-    [SPEC] What is the tightening torque for the oil drain plug?
-
-The answer names the page it read in the same brackets: `35 Nm (26 ft-lb) [11-4]`. The hits are
-prep/search_index.py's (`Index.search`); this file lays them out, and says when they do not cover a
-question at all (coverage): then serve.py answers NOT_COVERED without asking the model, and
-evaluate.py scores that same answer. It imports nothing heavy.
+For a question, `find` takes the search index's best lines (prep/search_index.py, `Index.search`)
+and decides whether they cover it: the kind of value it asks, the variant and the part it names,
+the share of its words the best line holds. Covered, the model reads the lines laid out as
+vocab/cites.py lays every grounded prompt out, and a value question is answered with one of the
+values the best line prints (answer_grammar); not covered, serve.py answers NOT_COVERED without
+asking the model, and evaluate.py scores that same answer. Any value an answer gives must be printed
+on the line it stands on (checked_answer). It imports nothing heavy.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
 
-HEADER = "Manual lines:"
-# Passages per prompt: the right row was in the top 3 for 96-100 % of held-out questions
-# (docs/benchmarks.md, Retrieval); a fourth costs ~40 tokens and catches most of the rest.
-K = 4
-# A paragraph is cut at this many characters: a 384-token demo model cannot take four whole pages.
-LINE_CHARS = 240
-CITE = re.compile(r"\s*\[([^\[\]\n]{1,40})\]\s*$")
-
-
-class PassageLike(Protocol):
-    page_label: str | None
-    source_path: str
-    page: int | None
-    line: str
-
-
-def ref(hit: PassageLike) -> str:
-    """What an answer cites: the printed page label, else the file and page number."""
-    if hit.page_label:
-        return hit.page_label
-    name = Path(hit.source_path).name
-    return f"{name} p.{hit.page}" if hit.page else name
-
-
-def context_line(hit: PassageLike) -> str:
-    """`[ref] the manual's line`, the page label not repeated, long paragraphs cut at a word."""
-    body = hit.line
-    if hit.page_label and body.startswith(hit.page_label):
-        body = body[len(hit.page_label):].lstrip(" ·")
-    body = " ".join(body.split())
-    if len(body) > LINE_CHARS:
-        body = body[:LINE_CHARS].rsplit(" ", 1)[0] + " …"
-    return f"[{ref(hit)}] {body}"
-
-
-def grounded_turn(question: str, hits: list[PassageLike]) -> str:
-    """The user turn with the manual's lines before the question; the question alone when none."""
-    if not hits:
-        return question
-    return "\n".join([HEADER, *(context_line(h) for h in hits), "", question])
-
-
-def cited(answer: str, hit: PassageLike) -> str:
-    """An answer with the page it comes from: `35 Nm (26 ft-lb) [11-4]`."""
-    return f"{answer.rstrip()} [{ref(hit)}]"
-
-
-def strip_cite(answer: str) -> tuple[str, str | None]:
-    """(the answer without its closing `[page]`, that page) — (answer, None) when it cites none."""
-    found = CITE.search(answer)
-    if not found:
-        return answer, None
-    return answer[:found.start()].rstrip(), found[1]
-
+from vocab.cites import K, LINE_CHARS, REFUSAL, ref, strip_cite
+from vocab.words import WORD, Phrase, phrases, query_terms
 
 # What kind of value a question asks for, from the words a person asks it with, the strongest
 # asking first: `torque angle` asks degrees, `oil temp sender, how tight?` asks a torque (the temperature names the part), `air
@@ -167,7 +105,7 @@ COUNTING = set("one two three four five six seven eight nine ten twelve first se
 
 def misnamed(runs: list, held: set[str]) -> list[str]:
     """The question's words that make the part it asks about another than the passage's, in a
-    phrase (prep.search_index.phrases) the passage partly holds:
+    phrase (vocab.words.phrases) the passage partly holds:
     - a word the passage lacks before one it holds qualifies the thing otherwise: `power steering`
       of `power steering pump pulley bolt` on the row `Water pump pulley bolts`, `rear` of `rear
       strut top mount` on a row that names no side (a fastener is no such word: `flywheel bolts
@@ -222,11 +160,9 @@ def word_vectors(words: list[str]):
 
 
 def part_phrases(question: str) -> list:
-    """prep.search_index.phrases, each cut after a word that asks the question's kind of value
+    """vocab.words.phrases, each cut after a word that asks the question's kind of value
     (ASKED): the words before `runout` in `maximum allowable axial runout for the flywheel`, or
     before `torque` in `max torque for an M8 bolt`, qualify the value asked, not the part."""
-    from prep.search_index import Phrase, phrases
-
     asks = asking(question)[0]
     out = []
     for words, closed in phrases(question):
@@ -247,8 +183,6 @@ def other_part(index, question: str, hit) -> list[str]:
     """The question's words that make the part it asks about another than the line's: misnamed's
     words that no word of the line means nearly the same as (SAME_WORD), and a side the line names
     the opposite of. [] when the line is about the question's part."""
-    from prep.search_index import WORD, query_terms
-
     said = set(WORD.findall(hit.text.lower()))
     asked = set(query_terms(question))
     wrong = [w for w in asked if w in OPPOSITES and w not in said and OPPOSITES[w] in said and OPPOSITES[w] not in asked]
@@ -287,8 +221,6 @@ def coverage(index, question: str, hits: list) -> float:
     """The largest share of the question's search terms one of the lines holds (stemmed as the index
     stems), each term weighted by its idf in this index."""
     import math
-
-    from prep.search_index import query_terms
 
     terms = query_terms(question)
     if not terms or not hits:
@@ -456,15 +388,13 @@ def value_choices(line: str, units: set[str]) -> list[str]:
 
 def answer_grammar(found: Found | None) -> str | None:
     """The llama.cpp grammar (GBNF) that holds the model to found.choices, cited with the best
-    line's page, or to its trained refusal (prep.dataset.REFUSAL); None when the question is not a
+    line's page, or to its trained refusal (vocab.cites.REFUSAL); None when the question is not a
     covered value question (the model answers freely)."""
     if found is None or not found.covered or not found.choices:
         return None
 
     def literal(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    from prep.dataset import REFUSAL
-
     cite = literal(" [" + ref(found.hits[0]) + "]")
     return f"root ::= ({' | '.join(literal(c) for c in found.choices)}) {cite} | {literal(REFUSAL)}\n"
 

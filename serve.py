@@ -7,7 +7,7 @@
     python serve.py chat runs/X/gguf/                   # the folder export.py wrote: model + indexes
 
 Answers come from the manual (`--grounding context`, the default): each question is searched in
-prep's search index (search_index.sqlite, by the manual's words and by meaning), the best grounding.K
+prep's search index (search_index.sqlite, by the manual's words and by meaning), the best vocab.cites.K
 lines of the manual go in the prompt before it, and they are listed under the answer with their
 pages; a value the answer gives must be printed on the best line (grounding.checked_answer). When
 the lines do not clearly answer the question (grounding.find), the model is not asked: the answer
@@ -49,6 +49,7 @@ import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS, ServeConfig
 from files import GgufError, gguf_header
+from vocab.cites import grounded_turn
 
 DEFAULTS = ServeConfig()   # one home for serve's defaults: config.py's `serve:` section
 
@@ -412,7 +413,7 @@ class SearchFailed(Exception):
 
 
 def search(s: Settings, question: str) -> Found | None:
-    """grounding.find for the question: the top grounding.K lines and whether they cover it; None
+    """grounding.find for the question: the top vocab.cites.K lines and whether they cover it; None
     when answers are not grounded. The index opened at start is kept for the process's life, so a
     file deleted or replaced under a running server goes on answering from the one it opened (a
     rebuilt index is read at the next start). One connection for every request thread, one question
@@ -439,7 +440,7 @@ def grounded_user(mode: str, found: Found | None, user: str) -> str:
     """The newest user turn as the model gets it: the manual's lines before it in context mode.
     Earlier turns are kept without theirs: the context window holds the newest question's lines."""
     if mode == "context" and found is not None and found.covered:
-        return grounding.grounded_turn(user, found.hits)
+        return grounded_turn(user, found.hits)
     return user
 
 

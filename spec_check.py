@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from vocab.cites import strip_cite
+
 # -----------------------------------------------------------------------------
 # units: every spelling a manual or a model writes, mapped to one canonical name
 
@@ -366,7 +368,6 @@ def check_answer(facts: list[SpecFact], question: str, answer: str,
     value in that unit, a match with that row or "differs" with the manual's values beside it;
     else unmatched. A match whose page the answer's closing `[page]` does not name is marked
     wrong_cite, unless a retrieved line of the cited page prints the value too."""
-    from grounding import strip_cite
 
     out = []
     cite = strip_cite(answer)[1]

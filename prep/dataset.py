@@ -8,7 +8,7 @@ README.md (the dataset card), qa_report.md and qa_report.json.
 
 Given the manual's search index (prep/search_index.py, built first by `prep dataset`), a share of the
 training rows (data.context_fraction, per task) carry the manual's lines a search finds for their
-question, in grounding.py's layout, the one serve.py puts in front of the model: the row's own line
+question, in vocab/cites.py's layout, the one serve.py puts in front of the model: the row's own line
 among lines of other pages, the answer citing its page (`35 Nm (26 ft-lb) [11-4]`). A few more SPEC
 rows get lines that do not hold their part and answer that they do not cover it (REFUSAL_SHARE).
 hf_val.jsonl and hf_recall.jsonl stay plain: evaluate.py adds the lines itself, as serve does.
@@ -32,11 +32,11 @@ from pathlib import Path
 from config import TAG, TASKS, DataConfig
 from files import write_together
 from prep import gates, tasks
+from vocab.cites import REFUSAL, K, cited, grounded_turn
 
 # Refusal rows per grounded row, SPEC only: enough that lines without the part are seen, few
 # enough that a model does not learn to refuse lines that hold it (docs/evaluation.md, Grounded).
 REFUSAL_SHARE = 0.1
-REFUSAL = "The manual lines given do not cover this."
 
 
 @dataclass
@@ -287,11 +287,10 @@ def same_line(a, b) -> bool:
 
 
 def grounded_row(row: dict, ex: tasks.Example, index, own_passages: dict[str, list], seed: int) -> dict | None:
-    """The row with the index's top grounding.K lines for its question before it, exactly as serve
+    """The row with the index's top K lines (vocab.cites) for its question before it, exactly as serve
     asks; the row's own line(s) put in place of the lowest when the search missed them, at a
     seeded place (first, last or between: the model must read, not count). None: no line of its
     page holds the answer."""
-    from grounding import K, cited, grounded_turn
 
     right = answer_lines(ex, own_passages)
     if not right:
@@ -318,7 +317,6 @@ def grounded_row(row: dict, ex: tasks.Example, index, own_passages: dict[str, li
 def refusal_row(row: dict, ex: tasks.Example, index) -> dict | None:
     """The question with the best lines of *other* pages that do not print its value, and the
     answer that they do not cover it. None when fewer than two such lines are found."""
-    from grounding import K, grounded_turn
 
     page = (ex.blocks[0]["source"]["path"], ex.blocks[0]["source"].get("page"))
     values = [f["value"] for f in ex.spec["facts"] if f["value"]]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-from pathlib import Path
 
 from prep.tasks import JUMPS, Example
 from spec_check import UNIT_PATTERN, find_quantities
+from vocab.cites import ref, strip_cite
+from vocab.words import dictionary
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".
 GENERIC = {"tightening", "torque", "angle", "engine", "section", "value", "spec", "specification", "the", "for",
@@ -35,18 +35,6 @@ def normalise(text: str) -> str:
     text = re.sub(r"(\d)\s+(?=nm\b|mm\b|bar\b|°)", r"\1 ", text)
     text = re.sub(r"[\"“”]\s?(\d[\d.,]*)\s?[\"“”]", r"\1", text)   # `approximately "0" volt`: the number in quotes
     return re.sub(r"\s+", " ", text).strip()
-
-
-@lru_cache(maxsize=1)
-def dictionary() -> frozenset[str]:
-    """English words from Debian's `wamerican`/`wbritish` (the Makefile installs them); empty if missing, and
-    then the garbage check falls back to its letter-shape rules alone."""
-    words: set[str] = set()
-    for name in ("american-english", "british-english", "words"):  # manuals spell "litres" and "liters"
-        path = Path("/usr/share/dict") / name
-        if path.is_file():
-            words.update(w.strip().lower() for w in path.read_text(errors="ignore").splitlines() if w.strip())
-    return frozenset(words)
 
 
 def is_garbage(text: str) -> bool:
@@ -180,7 +168,6 @@ def check_grounded(example: Example, lines: list, right: list, answer: str) -> s
     """A grounded row: its own line(s) are among the lines shown, they come from its page, every
     value of a SPEC answer is printed in them (what the model is taught to copy is there to copy),
     and the answer cites that page."""
-    from grounding import ref, strip_cite
 
     page = (example.blocks[0]["source"]["path"], example.blocks[0]["source"].get("page"))
     if not right or not all(any(r.line == l.line and r.block_id == l.block_id for l in lines) for r in right):

@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 
 from prep.ocr import look_alike
 from spec_check import QUANTITY_RE
+from vocab.words import dictionary
 
 
 def table_facts(block: dict, header_variants: list[str], page_text: str = "") -> tuple[list[dict], list[dict]]:
@@ -317,7 +318,6 @@ def unreadable_variant(type_: str, screw: str) -> str:
         return f"type unreadable: {type_!r}"
     # A word of a Type cell is a code (`M52`, `EH`) or a word (`with cast iron engine block`,
     # `touring`); `compitouring` is `comp/touring` with its slash misread: the variant is unknown.
-    from prep.gates import dictionary
 
     words = dictionary()
     for word in re.findall(r"[^\W\d_]{4,}", type_):

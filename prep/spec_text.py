@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from spec_check import QUANTITY_RE, find_quantities, number_value
+from vocab.words import dictionary
 
 # ------------------------------------------------------------------------------------ vocabulary
 # Words that name a quantity, longest first so "axial play" wins over "play".
@@ -307,7 +308,6 @@ def noun_phrase(text: str | None) -> str | None:
 def glued_article(text: str) -> bool:
     """`Aslave cylinder`: the scan lost the space after "A" (the word with the A is no English word,
     the word without it is). The gates' word list decides; imported here because gates import prep.tasks."""
-    from prep.gates import dictionary
 
     first = text.split()[0] if text.split() else ""
     words = dictionary()

@@ -11,6 +11,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from vocab.words import unread
+
 # -------------------------------------------------------------------- shared patterns
 OPERATION_VERBS = [  # repair-operation titles → the question a mechanic asks
     ("REMOVING AND INSTALLING", "remove and install"), ("REMOVING AND REFITTING", "remove and refit"),
@@ -475,7 +477,6 @@ def chart_examples(blocks: list[dict], split_of, count: int, rng: random.Random)
     """A flow chart of a test page (prep/blocks.py `flowchart_blocks`), told box by box:
     `1. Connect voltmeter ... approx. 0 volt ...? [yes → 4, no → 2]`. A number whose two
     readings disagree is written `(unread)`: the chart's other boxes still teach the test."""
-    from prep.search_index import unread   # the index's word for such a number (the index is a floor above)
 
     charts: dict[tuple, list[dict]] = {}
     for block in blocks:

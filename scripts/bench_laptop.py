@@ -104,6 +104,7 @@ def questions(sample: Path, count: int, lines: list[int]) -> list[dict]:
     and the grounded one with each number of lines."""
     import grounding
     from prep.search_index import open_index
+    from vocab.cites import grounded_turn
 
     index = open_index(sample / "search_index.sqlite")
     rows = [json.loads(l) for l in (ROOT / "tests/truth/independent/dev.jsonl").read_text().splitlines()]
@@ -115,7 +116,7 @@ def questions(sample: Path, count: int, lines: list[int]) -> list[dict]:
         if not found.covered or len(found.hits) < max(lines):
             continue
         out.append({"question": row["question"],
-                    **{f"grounded{k}": grounding.grounded_turn(row["question"], found.hits[:k]) for k in lines}})
+                    **{f"grounded{k}": grounded_turn(row["question"], found.hits[:k]) for k in lines}})
         if len(out) == count:
             break
     return out

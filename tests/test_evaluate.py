@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import evaluate as ev
 import grounding
 import spec_check
+from vocab.cites import K
 
 # -----------------------------------------------------------------------------
 # the normaliser: SPEC exact match
@@ -292,11 +293,11 @@ def test_gguf_path_end_to_end(scripted, tmp_path):
 
 def COVERS(index, question):
     """grounding.find's shape, every question covered: the layout alone is tested."""
-    return grounding.Found(index.search(question, grounding.K), True, 1.0)
+    return grounding.Found(index.search(question, K), True, 1.0)
 
 
 def UNCOVERED(index, question):
-    return grounding.Found(index.search(question, grounding.K), False, 0.2)
+    return grounding.Found(index.search(question, K), False, 0.2)
 
 
 class FakeIndex:

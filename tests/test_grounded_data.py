@@ -10,11 +10,11 @@ import pytest
 from tests.helpers import read_jsonl
 
 from config import DataConfig
-from grounding import HEADER, K, strip_cite
 from prep import gates
-from prep.dataset import REFUSAL, build_dataset
+from prep.dataset import build_dataset
 from prep.search_index import build_index, open_index
 from prep.tasks import Example
+from vocab.cites import HEADER, REFUSAL, K, strip_cite
 
 
 def grounded_build(blocks, out):

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import grounding
 from prep.search_index import INDEX_NAME, SearchIndexError, build_index, fts_query, open_index
+from vocab.cites import K
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +109,14 @@ def test_same_blocks_same_bytes(sample_blocks, index_path, tmp_path):
     ("upper strut mount nuts to the body", "00-3", ["Strut top mount to body", "22"]),
 ])
 def test_a_mechanics_words_find_the_manuals_line(index, question, page, words):
-    hits = index.search(question, k=grounding.K)
+    hits = index.search(question, k=K)
     assert any(h.page_label == page and all(w in h.line for w in words) for h in hits), [h.line for h in hits]
 
 
 def test_a_line_printed_twice_is_shown_once(index):
     # page 00-3 prints `Oxygen sensor to exhaust manifold | 55 (41)` under `Nm (ft. lbs.)`; prep's
     # one-line fact says `55 Nm (41 ft-lb)`: the same words, one line
-    lines = [h.line for h in index.search("oxygen sensor torque", k=grounding.K) if "Oxygen sensor" in h.line]
+    lines = [h.line for h in index.search("oxygen sensor torque", k=K) if "Oxygen sensor" in h.line]
     assert len(lines) == 1, lines
 
 
@@ -140,7 +141,7 @@ def test_stop_words_and_fts_syntax_give_a_safe_query(index):
 def test_coverage_and_the_lines_shown(index, question, covered, first):
     found = grounding.find(index, question)
     assert found.covered is covered and (found.share >= grounding.COVERED_SHARE) is covered
-    assert len(found.hits) == grounding.K            # never hidden: the closest lines are shown either way
+    assert len(found.hits) == K            # never hidden: the closest lines are shown either way
     if first:
         assert first in found.hits[0].line
 
@@ -299,7 +300,7 @@ def test_search_command(index_path, tmp_path):
 
 
 def test_a_decimal_number_is_one_word():
-    from prep.search_index import number_words, query_terms
+    from vocab.words import number_words, query_terms
 
     # grade 12.9 is not grade 10.9 (the tokenizer alone splits both at the dot and keeps the `9`)
     assert number_words("M7 thread · strength grade 10.9: 22.8 Nm") == ["n10d9", "n22d8"]

@@ -27,6 +27,7 @@ import config as kit_config  # (the name `config` is the YAML path in tests)
 import grounding
 import serve
 from tests.helpers import ROOT
+from vocab.cites import HEADER, K
 import spec_check  # noqa: E402
 
 CTX = 1024
@@ -712,12 +713,12 @@ def test_grounded_ask_puts_the_manual_lines_in_the_prompt_and_lists_them(cli, ma
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["grounding"] == "context" and out["covered"] is True
-    assert 1 <= len(out["sources"]) <= grounding.K and all(x["page"] for x in out["sources"])
+    assert 1 <= len(out["sources"]) <= K and all(x["page"] for x in out["sources"])
     spark = [x for x in out["sources"] if "Spark plugs" in x["line"] and x["page_label"] == "00-3"]
     assert spark and spark_plug_truth().search(spark[0]["line"]) and spark[0]["line"].startswith("00-3 · ")
     # the one layout (grounding.py): the manual's lines, each with its page, before the question
     sent = cli.seen[-1][-1]["content"]
-    assert sent.startswith(grounding.HEADER + "\n[") and sent.endswith("\n\n" + SPARK)
+    assert sent.startswith(HEADER + "\n[") and sent.endswith("\n\n" + SPARK)
     assert f"[00-3] {spark[0]['line'][len('00-3 · '):]}" in sent.splitlines()
     plain = cli("ask", GGUF, SPARK, "--max-tokens", 32, *grounded_args(manual))
     sources = [line for line in plain.stdout.splitlines() if line.startswith("source: ")]
@@ -730,7 +731,7 @@ def test_probe_is_refused_without_asking_the_model(cli, manual):
     out = json.loads(result.stdout)
     assert out["covered"] is False and out["answer"] == grounding.NOT_COVERED
     # never hidden: the closest lines are listed with their pages, marked as such
-    assert len(out["sources"]) == grounding.K and all(x["closest"] and x["page"] for x in out["sources"])
+    assert len(out["sources"]) == K and all(x["closest"] and x["page"] for x in out["sources"])
     assert spec_check.find_quantities(out["answer"]) == [] and out["spec_check"] == []
     assert cli.seen == []                                    # no number could come from the model
     plain = cli("ask", GGUF, PROBE, *grounded_args(manual)).stdout.strip().splitlines()
@@ -754,7 +755,7 @@ def test_a_value_question_is_answered_with_a_value_its_best_line_prints(cli, man
     # the real model under grounding.answer_grammar: whatever its weights prefer, it can only say a
     # value printed on the best line, with that line's page (00-3: `Spark plugs | 25 (18)`), or its
     # trained refusal; which of the two is the model's (its greedy choice may change with the CPU)
-    from prep.dataset import REFUSAL
+    from vocab.cites import REFUSAL
 
     out = json.loads(cli("ask", GGUF, SPARK, "--json", "--max-tokens", 32, *grounded_args(manual)).stdout)
     assert out["covered"] is True and spark_plug_truth().search(out["sources"][0]["line"])
@@ -782,8 +783,8 @@ def test_chat_grounds_only_the_newest_turn(cli, manual):
     assert "grounding context" in result.stdout and f"bot> {grounding.NOT_COVERED}" in result.stdout
     assert result.stdout.count("source: 00-3 · ") >= 2
     first, last = cli.seen                                   # the probe never reached the model
-    assert first[-1]["content"].startswith(grounding.HEADER)
-    assert last[-1]["content"].startswith(grounding.HEADER) and last[-1]["content"].endswith(question)
+    assert first[-1]["content"].startswith(HEADER)
+    assert last[-1]["content"].startswith(HEADER) and last[-1]["content"].endswith(question)
     # earlier turns as asked, without their manual lines
     assert [m["content"] for m in last[:-1] if m["role"] == "user"] == [SPARK, PROBE]
 
@@ -836,7 +837,7 @@ def test_api_sources_reach_the_openai_client_stream_or_not(grounded_client):
     assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])
     refused = grounded_client.chat.completions.create(model="any", messages=user(PROBE))
     assert refused.choices[0].message.content == grounding.NOT_COVERED and refused.model_extra["covered"] is False
-    assert len(refused.model_extra["sources"]) == grounding.K and all(x["closest"] for x in refused.model_extra["sources"])
+    assert len(refused.model_extra["sources"]) == K and all(x["closest"] for x in refused.model_extra["sources"])
     chunks = list(grounded_client.chat.completions.create(model="any", messages=user(PROBE), stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == grounding.NOT_COVERED
 
