@@ -59,7 +59,7 @@ import grounding
 import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
-from files import GgufError, gguf_header
+from files import GgufError, gguf_header, read_chat_rows, write_atomic
 from evaluate_independent import PROBES, ask_model, manual_of, measure, print_summary
 from evaluate_report import METRICS, print_table, write_outputs
 from grounding import NOT_COVERED, checked_answer
@@ -102,8 +102,6 @@ class Row:
 
 def read_rows(path: Path, limit: int | None = None, set_name: str = "val") -> list[Row]:
     """hf_*.jsonl rows; `limit` keeps the first N rows of each task so a short run sees every task."""
-    from files import read_chat_rows
-
     rows, per_task = [], Counter()
     for number, user, _, task, record in read_chat_rows(path):   # RowError (a ValueError) names a bad line
         messages = record["messages"]
@@ -847,7 +845,6 @@ def main(
 def independent_questions(half: str, search_path: Path, ggufs: list, threads: int, out: Path) -> None:
     """--independent: the independent questions of the manual this search index holds, each GGUF
     asked through serve's engine (evaluate_independent.py); OUT/independent.json."""
-    from files import write_atomic
     from prep.search_index import SearchIndexError, open_index
 
     try:

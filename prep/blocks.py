@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from prep import layout
+from prep import layout, sources
 from prep.layout import CONNECTOR_RE, WIRE_RE
-from prep.sources import PageRef, folder_section
+from prep.sources import PageRef, folder_section, list_pages
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr"
 
@@ -562,8 +562,6 @@ def read_page(src_dir: Path, ref: PageRef, cache_dir: Path) -> tuple[dict, list[
 
 def read_html(path: Path) -> Reading:
     """An HTML spec sheet: its tables, each a block whose text is its title, header and rows."""
-    from prep import sources
-
     built = [{"kind": "table", "fields": {**t, "title": " ".join(t["title"].split())}, "lines": []}
              for t in sources.html_tables(path)]
     for b in built:
@@ -574,8 +572,6 @@ def read_html(path: Path) -> Reading:
 
 def read_pdf_text(path: Path, page: int) -> Reading:
     """A PDF page with a text layer: its lines as paragraphs (exact text, no OCR)."""
-    from prep import sources
-
     lines = [{"text": t, "bbox": box, "conf": None, "words": []} for t, box in sources.pdf_page_text(path, page)]
     lang = layout.detect_lang(lines)
     return Reading(paragraph_blocks(lines), lang, "foreign" if lang != "en" else "other")
@@ -585,7 +581,7 @@ def read_scan(path: Path, page: int, cache_dir: Path, name: str) -> Reading:
     """A scanned page (an image, or a PDF page without text): OCR (cached), the page kind from its
     layout, a second pass where the kind needs one (wiring: finer; Italian), then the blocks of
     that kind. `name`: the page's path under the source folder, as the page kind reads it."""
-    from prep import ocr, sources
+    from prep import ocr
 
     file_hash = ocr.file_sha256(path)
     image = None
@@ -778,8 +774,6 @@ def build_blocks(src_dir: Path, out_dir: Path, jobs: int = 1, cache_dir: Path = 
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from prep.sources import list_pages
 
     t0 = time.time()
     src_dir, out_dir, cache_dir = Path(src_dir), Path(out_dir), Path(cache_dir)
