@@ -64,6 +64,7 @@ from evaluate_independent import PROBES, ask_model, manual_of, measure, print_su
 from evaluate_report import METRICS, print_table, write_outputs
 from grounding import NOT_COVERED, checked_answer
 from vocab.cites import HEADER, grounded_turn, ref, strip_cite
+from vocab.units import find_quantities
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="Score base, adapter and GGUF answers on the validation split, per task.")
@@ -171,7 +172,7 @@ def spec_values(text: str) -> tuple[Counter, Counter]:
     or leave it out. A multiset, because "stage 2: 80°; stage 3: 80°" needs 80° twice.
     """
     given, in_parens = Counter(), Counter()
-    for _, value, unit, pos in spec_check.find_quantities(text):
+    for _, value, unit, pos in find_quantities(text):
         depth = text.count("(", 0, pos) - text.count(")", 0, pos)
         (in_parens if depth > 0 else given)[(value, unit)] += 1
     return given, in_parens
@@ -276,7 +277,7 @@ def in_shape(task: str, answer: str) -> bool:
     """
     text = answer.strip()
     if task == "spec":
-        return bool(spec_check.find_quantities(text))
+        return bool(find_quantities(text))
     if task in STEP_TASKS:
         numbers = [n for n, _ in numbered_steps(text)]
         # "1. 1. 1." is a Markdown list that renders numbered, and chat models write it so.
@@ -295,7 +296,7 @@ def score(row: Row, answer: str, facts: list[spec_check.SpecFact] | None) -> dic
     answer is judged without its closing `[page]`; with lines, the cite is scored on its own."""
     answer, cite = strip_cite(answer)
     if row.set == "probes":   # no manual's answer: only whether it gave a number anyway
-        return {"invented": 100.0 * bool(spec_check.find_quantities(answer)),
+        return {"invented": 100.0 * bool(find_quantities(answer)),
                 "refused": 100.0 * bool(REFUSAL.search(answer))}
     out: dict[str, float] = {}
     if row.grounding == "context":

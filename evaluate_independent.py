@@ -27,6 +27,7 @@ from pathlib import Path
 import grounding
 from grounding import printed_numbers
 from vocab.cites import grounded_turn, ref
+from vocab.units import find_quantities
 
 TRUTH = Path(__file__).resolve().parent / "tests" / "truth" / "independent"
 
@@ -115,8 +116,6 @@ def classify(q: dict, answer: str) -> str:
     other cells) or in the expected answer, or only such values without the expected one (another
     stage of the row). right: the expected number(s), or only the expected answer's printed
     conversion (`16 ft-lb` for `22 Nm (16 ft-lb)`)."""
-    from spec_check import find_quantities
-
     expected = numbers(q.get("result") or q["value"])
     spelled = numbers(q["answer"]) | expected                 # the expected answer, its conversion with it
     given = find_quantities(answer)
@@ -184,8 +183,6 @@ def measure(half: str, indexes: dict, asker=None, details: Path | None = None) -
         if q["kind"] == "procedure":
             row["title"] = title_shown(q, found.hits)
         if asker and (row["numeric"] or q["kind"].startswith("probe")):
-            from spec_check import find_quantities
-
             row["answer"], row["first_token_s"] = asker(q["question"], found)
             row["outcome"] = (classify(q, row["answer"]) if row["numeric"]
                               else "answered" if find_quantities(row["answer"]) else "refused")

@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from spec_check import ManualRow
 from vocab.cites import K, LINE_CHARS, REFUSAL, ref, strip_cite
+from vocab.units import QUANTITY_RE, find_quantities, number_value
 from vocab.words import WORD, Phrase, phrases, query_terms
 
 # What kind of value a question asks for, from the words a person asks it with, the strongest
 # asking first: `torque angle` asks degrees, `oil temp sender, how tight?` asks a torque (the temperature names the part), `air
 # temperature sensor resistance at -8 °C` a resistance (the temperature is the condition). The
-# units are spec_check's canonical ones. A question none of these words ask has no kind, and is
+# units are vocab/units.py's canonical ones. A question none of these words ask has no kind, and is
 # judged as before (its words alone).
 ASKED = [(re.compile(rf"\b(?:{words})\b", re.I), set(units)) for words, units in [
     # `torque angle`, `how many degrees further`: the stage in degrees, not the torque before it
@@ -49,8 +51,6 @@ def asking(question: str) -> tuple[re.Pattern | None, set[str]]:
     """(the words that ask it, the units) of the kind of value the question asks; (None, set())
     when its words ask none. A value the question itself gives is not asked (`after the 20 Nm,
     how many degrees further?`)."""
-    from spec_check import QUANTITY_RE
-
     question = QUANTITY_RE.sub(" ", question)
     return next(((words, units) for words, units in ASKED if words.search(question)), (None, set()))
 
@@ -62,8 +62,6 @@ def asked_units(question: str) -> set[str]:
 
 def holds_kind(line: str, units: set[str]) -> bool:
     """Whether the line prints a value in one of the units (spec_check reads them as it reads answers)."""
-    from spec_check import find_quantities
-
     return any(unit in units for _, _, unit, _ in find_quantities(line))
 
 
@@ -256,8 +254,6 @@ class Found:
                  "cosine": round(h.cosine, 3), "closest": not self.covered} for h in self.hits]
 
     def rows(self) -> list:
-        from spec_check import ManualRow
-
         return [ManualRow(ref(h), h.section, h.line) for h in self.hits]
 
 
@@ -361,8 +357,6 @@ def value_choices(line: str, units: set[str]) -> list[str]:
     """The values the line prints in one of the units, each as printed with the short label before
     it in its cell (`K25: 5.5 litres`, `strength grade 8.8: 24 Nm`) and the conversion in brackets
     after it (`55 Nm (41 ft-lb)`); a value inside another's brackets is that one's conversion."""
-    from spec_check import find_quantities
-
     choices, taken, head = [], 0, None
     for text, _, unit, start in find_quantities(line):
         if line[start:start + len(text)] != text:      # a list's head (`86.0 x` of `86.0 x 86.0 mm`)
@@ -411,8 +405,6 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*|[.,]\d+")
 
 def printed_numbers(text: str) -> set:
     """The numbers a text prints, as Decimals: `2,5` = `2.5`, `.75` = `0.75`, `3,000` = `3000`."""
-    from spec_check import number_value
-
     out = set()
     for m in NUMBER.finditer(text):
         token = "0" + m.group(0) if m.group(0)[0] in ".," else m.group(0)
@@ -425,8 +417,6 @@ def checked_answer(answer: str, found: Found) -> str:
     """The answer as the model gave it when every value with a unit in it is printed on the line it
     stands on (the best line; any line of a procedure's operation), the conversion beside it
     included; UNPRINTED otherwise."""
-    from spec_check import find_quantities
-
     lines = [printed_numbers(h.line) for h in (found.hits if found.procedure else found.hits[:1])]
     plain, _ = strip_cite(answer)
     for text, *_ in find_quantities(plain):

@@ -11,8 +11,8 @@ import re
 import unicodedata
 
 from prep.tasks import JUMPS, Example
-from spec_check import UNIT_PATTERN, find_quantities
 from vocab.cites import ref, strip_cite
+from vocab.units import UNIT_PATTERN, find_quantities
 from vocab.words import dictionary
 
 # Words that name no part: a SPEC question made only of these is "the torque for section 12".

@@ -36,6 +36,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from vocab.units import find_quantities
 from vocab.words import TAG, label_word, number_words, query_terms, unread
 
 INDEX_NAME = "search_index.sqlite"
@@ -111,7 +112,6 @@ def measure_words(text: str) -> list[str]:
     torque` or the `capacity`, the page prints `22 Nm` or `1.2 litres` (the names are prep's own,
     prep/spec_text.py, so a SPEC question's measure is found)."""
     from prep.spec_text import UNIT_MEASURE
-    from spec_check import find_quantities
 
     found = [UNIT_MEASURE.get(unit) for _, _, unit, _ in find_quantities(text)]
     if re.search(r"\bN\s?·?m\b", text):   # a header `Nm (ft. lbs.)` over bare numbers

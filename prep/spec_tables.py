@@ -29,7 +29,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from prep.ocr import look_alike
-from spec_check import QUANTITY_RE
+from vocab.units import QUANTITY_RE
 from vocab.words import dictionary
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from spec_check import QUANTITY_RE, find_quantities, number_value
+from vocab.units import QUANTITY_RE, find_quantities, number_value
 from vocab.words import dictionary
 
 # ------------------------------------------------------------------------------------ vocabulary

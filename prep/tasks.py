@@ -11,6 +11,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from prep import spec_tables, spec_text
+from vocab.units import find_quantities
 from vocab.words import unread
 
 # -------------------------------------------------------------------- shared patterns
@@ -85,8 +87,6 @@ def tidy(text: str) -> str:
 # -------------------------------------------------------------------- SPEC
 def spec_facts(block: dict, header_variants: list[str] | None = None, page_text: str = "") -> tuple[list[dict], list[dict]]:
     """(facts, skipped rows) from a table block or from the values in a text block."""
-    from prep import spec_tables, spec_text  # they import this file's unit grammar
-
     if block["kind"] == "table":
         return spec_tables.table_facts(block, header_variants or [], page_text)
     left: list[dict] = []
@@ -303,7 +303,6 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
 def value_rows(block: dict) -> int:
     """The values a page prints in this block: table rows with a number beside their first cell,
     or numbers with a unit in running text."""
-    from spec_check import find_quantities
 
     rows = (block.get("fields") or {}).get("rows")
     if block["kind"] == "table":

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spec_check import canonical_unit, find_quantities, number_value
+from vocab.units import canonical_unit, find_quantities, number_value
 
 # ------------------------------------------------------------------ reading a value the same way on both sides
 

@@ -35,7 +35,7 @@ def test_chain_from_pages_to_a_grounded_answer(sample_dataset, trained_run, expo
     assert all(source["page"] and source["line"] for source in reply["sources"])
     # the manual's own number is under the answer: a source line of the question's page prints every
     # value of the manual's answer (prep's row), whatever the 16-step model made of it
-    from spec_check import find_quantities
+    from vocab.units import find_quantities
 
     meta = question["meta"]
     own = [s["line"] for s in reply["sources"] if (s["file"], s["page_number"]) == (meta["source_path"], meta["page"])]

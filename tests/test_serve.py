@@ -28,6 +28,7 @@ import grounding
 import serve
 from tests.helpers import ROOT
 from vocab.cites import HEADER, K
+from vocab.units import find_quantities
 import spec_check  # noqa: E402
 
 CTX = 1024
@@ -732,7 +733,7 @@ def test_probe_is_refused_without_asking_the_model(cli, manual):
     assert out["covered"] is False and out["answer"] == grounding.NOT_COVERED
     # never hidden: the closest lines are listed with their pages, marked as such
     assert len(out["sources"]) == K and all(x["closest"] and x["page"] for x in out["sources"])
-    assert spec_check.find_quantities(out["answer"]) == [] and out["spec_check"] == []
+    assert find_quantities(out["answer"]) == [] and out["spec_check"] == []
     assert cli.seen == []                                    # no number could come from the model
     plain = cli("ask", GGUF, PROBE, *grounded_args(manual)).stdout.strip().splitlines()
     assert plain[0] == grounding.NOT_COVERED

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import spec_check
+from vocab import units
 
 FACTS = [
     {"component": "Cylinder head bolts", "measure": "torque", "variant": None, "value": "54",
@@ -119,12 +120,12 @@ def test_no_relevant_part_means_no_match(facts):
 
 
 def test_numbers_without_units_and_prose_are_ignored():
-    found = spec_check.find_quantities("Step 2: tighten in 3 passes in the order shown on the K20.")
+    found = units.find_quantities("Step 2: tighten in 3 passes in the order shown on the K20.")
     assert found == []
 
 
 def test_unit_spellings_found():
-    found = [(v, u) for _, v, u, _ in spec_check.find_quantities(
+    found = [(v, u) for _, v, u, _ in units.find_quantities(
         "12 V, 10 A, 5 kΩ, 4 ohms, 30 ft-lb, 4.5 l, 500 ml, 10,000 km, -40 °C, 0.5 in., 2,5 psi")]
     assert found == [("12", "V"), ("10", "A"), ("5", "kΩ"), ("4", "Ω"), ("30", "ft-lb"), ("4.5", "L"),
                      ("500", "ml"), ("10000", "km"), ("-40", "°C"), ("0.5", "in"), ("2.5", "psi")]
@@ -133,18 +134,18 @@ def test_unit_spellings_found():
 def test_dotted_ranges_and_one_sided_tolerances_are_one_value():
     # E30 23-187 "Adjust play to 0 ... 0.09 mm", 35-7 "production diameter of 14.2 + 0.1 mm", the Bosch
     # test table's "600...1600 Ω": read apart, each would be its last number alone (0.09 mm, 0.1 mm)
-    found = [(v, u) for _, v, u, _ in spec_check.find_quantities("0 ... 0.09 mm, 14.2 + 0.1 mm, 600...1600 Ω")]
+    found = [(v, u) for _, v, u, _ in units.find_quantities("0 ... 0.09 mm, 14.2 + 0.1 mm, 600...1600 Ω")]
     assert found == [("0-0.09", "mm"), ("14.2+0.1", "mm"), ("600-1600", "Ω")]
     # a torque stage is no tolerance: "30 Nm + 90°" stays two values; "+ 3" is no tolerance below 1
-    assert [v for _, v, _, _ in spec_check.find_quantities("30 Nm + 90°, 2 + 3 mm")] == ["30", "90", "3"]
+    assert [v for _, v, _, _ in units.find_quantities("30 Nm + 90°, 2 + 3 mm")] == ["30", "90", "3"]
 
 
 def test_number_value_rules():
-    assert spec_check.number_value("2,5") == spec_check.number_value("2.5")
-    assert spec_check.number_value("0,025") == spec_check.number_value("0.025")
-    assert spec_check.number_value("1,500") == 1500
-    assert spec_check.value_text(spec_check.number_value("45.0"), None) == "45"
-    assert spec_check.value_text(spec_check.number_value("100"), None) == "100"
+    assert units.number_value("2,5") == units.number_value("2.5")
+    assert units.number_value("0,025") == units.number_value("0.025")
+    assert units.number_value("1,500") == 1500
+    assert units.value_text(units.number_value("45.0"), None) == "45"
+    assert units.value_text(units.number_value("100"), None) == "100"
 
 
 # -----------------------------------------------------------------------------

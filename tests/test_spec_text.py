@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from prep.spec_text import sentences, text_facts
+from vocab.units import find_quantities
 
 from tests.helpers import ROOT, SAMPLES, read_real_pages
 TRUTH = ROOT / "tests/truth/e30_text_values.json"
@@ -371,14 +372,13 @@ def test_troubleshooting_check_with_back_probe_and_symptom():                 # 
 
 
 def test_every_fact_reads_back_as_its_number_in_spec_check():
-    """The index entry serve checks answers against holds the printed number: spec_check reads each
-    fact's value and unit back as exactly one quantity."""
-    import spec_check
-
+    """The index entry serve checks answers against holds the printed number: the unit grammar the
+    spec check reads answers with (vocab/units.py) reads each fact's value and unit back as exactly
+    one quantity."""
     text = ("Minimum value: — 0.35 bar (— 5 psi). Heat sprocket to max. 200° C (390° F). "
             "Shims are available in steps of 0.05 mm.")
     for f in text_facts({"text": text, "context": {"subhead": "Engine Vacuum", "operation_title": "ADJUSTING VALVES"}}):
-        (found,) = spec_check.find_quantities(f"{f['value']} {f['unit']}")
+        (found,) = find_quantities(f"{f['value']} {f['unit']}")
         assert found[1] in ("-0.35", "200", "0.05")
 
 
