@@ -214,7 +214,6 @@ def check_answer(facts: list[SpecFact], question: str, answer: str,
     value in that unit, a match with that row or "differs" with the manual's values beside it;
     else unmatched. A match whose page the answer's closing `[page]` does not name is marked
     wrong_cite, unless a retrieved line of the cited page prints the value too."""
-
     out = []
     cite = strip_cite(answer)[1]
     for text, value, unit, pos in find_quantities(answer):

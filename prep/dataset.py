@@ -291,7 +291,6 @@ def grounded_row(row: dict, ex: tasks.Example, index, own_passages: dict[str, li
     asks; the row's own line(s) put in place of the lowest when the search missed them, at a
     seeded place (first, last or between: the model must read, not count). None: no line of its
     page holds the answer."""
-
     right = answer_lines(ex, own_passages)
     if not right:
         return None
@@ -317,7 +316,6 @@ def grounded_row(row: dict, ex: tasks.Example, index, own_passages: dict[str, li
 def refusal_row(row: dict, ex: tasks.Example, index) -> dict | None:
     """The question with the best lines of *other* pages that do not print its value, and the
     answer that they do not cover it. None when fewer than two such lines are found."""
-
     page = (ex.blocks[0]["source"]["path"], ex.blocks[0]["source"].get("page"))
     values = [f["value"] for f in ex.spec["facts"] if f["value"]]
     lines = [h for h in index.search(ex.question, k=4 * K)

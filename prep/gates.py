@@ -168,7 +168,6 @@ def check_grounded(example: Example, lines: list, right: list, answer: str) -> s
     """A grounded row: its own line(s) are among the lines shown, they come from its page, every
     value of a SPEC answer is printed in them (what the model is taught to copy is there to copy),
     and the answer cites that page."""
-
     page = (example.blocks[0]["source"]["path"], example.blocks[0]["source"].get("page"))
     if not right or not all(any(r.line == l.line and r.block_id == l.block_id for l in lines) for r in right):
         return "answer's line not among its context lines"

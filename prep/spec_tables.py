@@ -318,7 +318,6 @@ def unreadable_variant(type_: str, screw: str) -> str:
         return f"type unreadable: {type_!r}"
     # A word of a Type cell is a code (`M52`, `EH`) or a word (`with cast iron engine block`,
     # `touring`); `compitouring` is `comp/touring` with its slash misread: the variant is unknown.
-
     words = dictionary()
     for word in re.findall(r"[^\W\d_]{4,}", type_):
         if word.lower() not in words and word.lower() not in BODY_WORDS and not word.isupper() and words:

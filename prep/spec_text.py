@@ -307,8 +307,7 @@ def noun_phrase(text: str | None) -> str | None:
 
 def glued_article(text: str) -> bool:
     """`Aslave cylinder`: the scan lost the space after "A" (the word with the A is no English word,
-    the word without it is). The gates' word list decides; imported here because gates import prep.tasks."""
-
+    the word without it is). Debian's word list decides (vocab.words.dictionary)."""
     first = text.split()[0] if text.split() else ""
     words = dictionary()
     return bool(words) and re.fullmatch(r"A[a-z]{3,}", first) is not None and \

@@ -303,7 +303,6 @@ def spec_examples(blocks: list[dict], split_of, count: int, rng: random.Random) 
 def value_rows(block: dict) -> int:
     """The values a page prints in this block: table rows with a number beside their first cell,
     or numbers with a unit in running text."""
-
     rows = (block.get("fields") or {}).get("rows")
     if block["kind"] == "table":
         return sum(any(re.search(r"\d", c or "") for c in row[1:]) for row in rows or [])
@@ -476,7 +475,6 @@ def chart_examples(blocks: list[dict], split_of, count: int, rng: random.Random)
     """A flow chart of a test page (prep/blocks.py `flowchart_blocks`), told box by box:
     `1. Connect voltmeter ... approx. 0 volt ...? [yes → 4, no → 2]`. A number whose two
     readings disagree is written `(unread)`: the chart's other boxes still teach the test."""
-
     charts: dict[tuple, list[dict]] = {}
     for block in blocks:
         fields = block.get("fields") or {}
