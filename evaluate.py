@@ -59,9 +59,9 @@ import grounding
 import spec_check
 from cli import EXTRA, OVERRIDES, fail
 from config import TAG, TASKS
-from files import GgufError, gguf_header, read_chat_rows, write_atomic
 from evaluate_independent import PROBES, ask_model, manual_of, measure, print_summary
 from evaluate_report import METRICS, print_table, write_outputs
+from files import GgufError, gguf_header, read_chat_rows, write_atomic
 from grounding import NOT_COVERED, checked_answer
 from vocab.cites import HEADER, grounded_turn, ref, strip_cite
 from vocab.units import find_quantities
@@ -151,10 +151,11 @@ def with_lines(rows: list[Row], index, find=None) -> list[Row]:
 
 
 def probe_rows(index) -> tuple[list[Row], list[str]]:
-    """PROBES as rows, less those whose part the index holds (named in the second list)."""
+    """PROBES as rows, less those whose part the index holds (named in the second list): the same
+    test as the independent measure's own probes (grounding.in_manual)."""
     rows, held = [], []
     for key, question in PROBES:
-        if any(key in h.text.lower() for h in index.search(key, k=20)):
+        if grounding.in_manual(index, key):
             held.append(key)
             continue
         rows.append(Row("spec", [{"role": "user", "content": f"{TAG['spec']} {question}"}], question, "",

@@ -389,6 +389,7 @@ def answer_grammar(found: Found | None) -> str | None:
 
     def literal(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
     cite = literal(" [" + ref(found.hits[0]) + "]")
     return f"root ::= ({' | '.join(literal(c) for c in found.choices)}) {cite} | {literal(REFUSAL)}\n"
 

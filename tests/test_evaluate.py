@@ -328,12 +328,19 @@ def test_grounded_rows_are_scored_after_their_cite():
     assert ev.asked(turn) == "[SPEC] Tightening torque for the oil drain plug?" and ev.task_of(turn) == "spec"
 
 
-def test_probes_count_invented_values(scripted):
+def test_probes_count_invented_values(scripted, sample_dataset, monkeypatch):
+    from prep.search_index import open_index
+
     probe = ev.Row("spec", [{"role": "user", "content": "[SPEC] Glow plugs?"}], "Glow plugs?", "", {}, "probes")
     assert ev.score(probe, "20 Nm [11-4]", None) == {"invented": 100.0, "refused": 0.0}
     assert ev.score(probe, "The manual lines given do not cover this.", None) == {"invented": 0.0, "refused": 100.0}
-    rows, held = ev.probe_rows(FakeIndex())
+    # the sample manual prints none of the probes' parts; a part it does print is left out, and named
+    index = open_index(sample_dataset / "search_index.sqlite")
+    rows, held = ev.probe_rows(index)
     assert len(rows) == len(ev.PROBES) and not held
+    monkeypatch.setattr(ev, "PROBES", [*ev.PROBES, ("spark plug", "What is the tightening torque for the spark plugs?")])
+    rows, held = ev.probe_rows(index)
+    assert held == ["spark plug"] and len(rows) == len(ev.PROBES) - 1
     rows = ev.with_lines(scripted["rows"][:1], FakeIndex(), find=COVERS) + scripted["rows"][:1]
     models = [ev.Candidate("tuned", "gguf", "script", lambda: lambda messages: "35 Nm [11-4]")]
     result = ev.run_eval(rows, models, None, show_progress=False)
